@@ -1,0 +1,45 @@
+# Two commands on a fresh machine: `make run` (the demo dashboard) and `make test` (the suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | md5sum | cut -c1-12)
+FLASK := FLASK_APP=wsgi $(BIN)/flask
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test test-sqlite test-postgres venv bench vendor clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+run: venv
+	@mkdir -p instance
+	SYNCDECK_NO_ENGINE=1 $(FLASK) db upgrade
+	SYNCDECK_NO_ENGINE=1 $(FLASK) demo setup
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 1 --threads 8 --access-logfile - wsgi:app
+
+# The whole suite on SQLite, then again on PostgreSQL when TEST_DATABASE_URL is set.
+test: venv
+	@bash scripts/install-browser.sh
+	$(MAKE) --no-print-directory test-sqlite
+	@if [ -n "$$TEST_DATABASE_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
+	else echo "TEST_DATABASE_URL not set: PostgreSQL pass skipped"; fi
+
+test-sqlite: venv
+	env -u TEST_DATABASE_URL $(BIN)/pytest -q
+
+test-postgres: venv
+	$(BIN)/pytest -q
+
+bench: venv
+	$(BIN)/python bench/engine.py
+
+vendor:
+	bash scripts/vendor.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache instance/*.db

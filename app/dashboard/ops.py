@@ -1,0 +1,92 @@
+"""/healthz for load balancers and /metrics for Prometheus."""
+import hmac
+from datetime import datetime, timedelta
+
+from flask import Blueprint, current_app, jsonify, request
+from flask_login import current_user
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
+from sqlalchemy import func, select, text
+
+from ..db import utcnow
+from ..extensions import db
+from ..runs.models import Run, WorkerProcess
+from ..runs.registry import all_jobs
+
+bp = Blueprint("ops", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """Database reachable, a scheduler alive, an executor beating: 200 if all, else 503."""
+    checks = {"database": False, "scheduler": False, "executor": False}
+    try:
+        db.session.execute(text("SELECT 1"))
+        checks["database"] = True
+        fresh = utcnow() - timedelta(seconds=max(3 * current_app.config["HEARTBEAT_SECONDS"], 10))
+        alive = db.session.execute(
+            select(func.max(func.cast(WorkerProcess.scheduler, db.Integer)),
+                   func.max(func.cast(WorkerProcess.executor, db.Integer)))
+            .where(WorkerProcess.heartbeat_at >= fresh)).one()
+        checks["scheduler"], checks["executor"] = bool(alive[0]), bool(alive[1])
+    except Exception as exc:  # an unreachable database is exactly what this endpoint reports
+        current_app.logger.warning("healthz database check failed: %s", exc)
+        db.session.rollback()
+    healthy = all(checks.values())
+    return jsonify(status="ok" if healthy else "unhealthy", checks=checks), 200 if healthy else 503
+
+
+def _metrics_allowed():
+    if current_user.is_authenticated:
+        return True
+    token = current_app.config.get("METRICS_TOKEN")
+    supplied = request.headers.get("Authorization", "")
+    return bool(token) and hmac.compare_digest(supplied, f"Bearer {token}")
+
+
+@bp.get("/metrics")
+def metrics():
+    if not _metrics_allowed():
+        return jsonify(error="Login or bearer token required", status=401), 401
+    registry = CollectorRegistry()
+    registry.register(RunsCollector())
+    return generate_latest(registry), 200, {"Content-Type": CONTENT_TYPE_LATEST}
+
+
+class RunsCollector:
+    """Reads the runs table at scrape time, so every process reports the same numbers."""
+
+    def collect(self):
+        by_status = GaugeMetricFamily("syncdeck_runs", "Runs kept in the database, by job and status",
+                                      labels=["job", "status"])
+        for job_id, status, count in db.session.execute(
+                select(Run.job_id, Run.status, func.count()).group_by(Run.job_id, Run.status)):
+            by_status.add_metric([job_id, status], count)
+        yield by_status
+
+        duration = GaugeMetricFamily("syncdeck_run_last_duration_seconds", "Duration of the last finished run",
+                                     labels=["job"])
+        last_success = GaugeMetricFamily("syncdeck_last_success_timestamp_seconds",
+                                         "Unix time of the last successful run", labels=["job"])
+        rows = CounterMetricFamily("syncdeck_rows_synced", "Rows inserted, updated or deleted by kept runs",
+                                   labels=["job"])
+        waits = CounterMetricFamily("syncdeck_lock_waits", "Times a queued run found its lock held",
+                                    labels=["job"])
+        for job_def in all_jobs():
+            last = db.session.scalar(select(Run).where(Run.job_id == job_def.id, Run.finished_at.is_not(None))
+                                     .order_by(Run.id.desc()).limit(1))
+            if last is not None and last.duration is not None:
+                duration.add_metric([job_def.id], last.duration)
+            success_at = db.session.scalar(select(func.max(Run.finished_at))
+                                           .where(Run.job_id == job_def.id, Run.status == "succeeded"))
+            if success_at is not None:
+                last_success.add_metric([job_def.id], (success_at - _EPOCH).total_seconds())
+            totals = db.session.execute(select(
+                func.coalesce(func.sum(Run.rows_inserted + Run.rows_updated + Run.rows_deleted), 0),
+                func.coalesce(func.sum(Run.lock_waits), 0)).where(Run.job_id == job_def.id)).one()
+            rows.add_metric([job_def.id], int(totals[0]))
+            waits.add_metric([job_def.id], int(totals[1]))
+        yield from (duration, last_success, rows, waits)
+
+
+_EPOCH = datetime(1970, 1, 1)

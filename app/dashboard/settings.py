@@ -1,0 +1,140 @@
+"""Settings with their defaults, read from the settings table and validated on write."""
+import re
+from zoneinfo import ZoneInfo, available_timezones
+
+from ..db import utcnow
+from ..extensions import db
+from .models import Setting
+
+DEFAULTS = {
+    # Timezone in which times are shown and cron schedules fire.
+    "business_timezone": "UTC",
+    # The business day starts at this local time (trading days that run past midnight).
+    "day_cutoff": "00:00",
+    # Runs and log lines older than this many days are purged by system.purge.
+    "retention_days": 30,
+    # A login enqueues the global refresh when data is older than this (0 = never).
+    "refresh_on_login_minutes": 15,
+    # Data older than this is flagged stale; per job id, "*" for every other job.
+    "stale_minutes": {"*": 120},
+    # Job ids run by the Refresh Data button; None = every job declared refresh=True.
+    "global_refresh_jobs": None,
+    # Jobs switched off on the Jobs page: their schedules do not fire.
+    "disabled_jobs": [],
+    # Per job id ("*" for the rest): emails, webhook, and which outcomes notify.
+    "notifications": {"*": {"emails": [], "webhook": "", "on_failure": True,
+                            "on_success": False, "on_stale": False}},
+}
+
+
+class SettingError(ValueError):
+    """A setting value is invalid; the message is shown to the user."""
+
+
+def get(key):
+    row = db.session.get(Setting, key)
+    return DEFAULTS[key] if row is None else row.value
+
+
+def get_many():
+    values = dict(DEFAULTS)
+    for row in db.session.scalars(db.select(Setting)):
+        if row.key in values:
+            values[row.key] = row.value
+    return values
+
+
+def put(key, value, username=""):
+    """Validate and stage one setting in the session (the caller commits)."""
+    value = VALIDATORS[key](value)
+    row = db.session.get(Setting, key)
+    if row is None:
+        row = Setting(key=key)
+        db.session.add(row)
+    row.value, row.updated_at, row.updated_by = value, utcnow(), username
+    return value
+
+
+def business_tz():
+    return ZoneInfo(get("business_timezone"))
+
+
+def stale_minutes_for(job_id, values=None):
+    limits = (values or {}).get("stale_minutes") or get("stale_minutes")
+    return int(limits.get(job_id, limits.get("*", DEFAULTS["stale_minutes"]["*"])))
+
+
+def notification_rule(job_id, values=None):
+    rules = (values or {}).get("notifications") or get("notifications")
+    return {**DEFAULTS["notifications"]["*"], **rules.get("*", {}), **rules.get(job_id, {})}
+
+
+def _timezone(value):
+    if value not in available_timezones():
+        raise SettingError(f"Unknown timezone: {value!r}")
+    return value
+
+
+def _cutoff(value):
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", str(value)):
+        raise SettingError("Day cutoff must be a time as HH:MM, e.g. 04:00")
+    return value
+
+
+def _int_range(low, high, label):
+    def check(value):
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise SettingError(f"{label} must be a whole number") from None
+        if not low <= number <= high:
+            raise SettingError(f"{label} must be between {low} and {high}")
+        return number
+    return check
+
+
+def _stale(value):
+    minutes = _int_range(1, 525600, "Stale limit (minutes)")
+    if not isinstance(value, dict) or "*" not in value:
+        raise SettingError("Stale limits need a default ('*')")
+    return {str(k): minutes(v) for k, v in value.items()}
+
+
+def _job_list(value):
+    from ..runs.registry import get_job
+    if value is None:
+        return None
+    return [get_job(job_id).id for job_id in value]
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+|[^@\s]+@localhost")
+
+
+def _notifications(value):
+    if not isinstance(value, dict):
+        raise SettingError("Notifications must map job ids to rules")
+    return {str(job_id): _notification_rule(rule) for job_id, rule in value.items()}
+
+
+def _notification_rule(rule):
+    emails = [e.strip() for e in rule.get("emails", []) if e.strip()]
+    for email in emails:
+        if not _EMAIL.fullmatch(email):
+            raise SettingError(f"Not an email address: {email!r}")
+    webhook = (rule.get("webhook") or "").strip()
+    if webhook and not re.match(r"https?://", webhook):
+        raise SettingError("Webhook must be an http(s) URL")
+    flags = {k: bool(rule.get(k, False)) for k in ("on_failure", "on_success", "on_stale")}
+    return {"emails": emails, "webhook": webhook, **flags}
+
+
+VALIDATORS = {
+    "business_timezone": _timezone,
+    "day_cutoff": _cutoff,
+    "retention_days": _int_range(1, 3650, "Retention (days)"),
+    "refresh_on_login_minutes": _int_range(0, 10080, "Refresh-on-login threshold (minutes)"),
+    "stale_minutes": _stale,
+    "global_refresh_jobs": _job_list,
+    "notifications": _notifications,
+    "disabled_jobs": lambda value: sorted(set(_job_list(value or []))),
+}

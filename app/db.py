@@ -1,0 +1,74 @@
+"""Database helpers that hide the differences between SQLite and PostgreSQL."""
+from datetime import datetime, timezone
+
+from flask import has_request_context, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from .extensions import db
+
+
+def utcnow():
+    """Return the current UTC time as a naive datetime (how every time is stored)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def is_sqlite(bind=None):
+    return (bind or db.engine).dialect.name == "sqlite"
+
+
+def with_row_locks(query, bind=None, **kwargs):
+    """Apply FOR UPDATE SKIP LOCKED where the dialect has it (SQLite serialises writers instead)."""
+    if (bind or db.engine).dialect.name in ("postgresql", "mysql", "mariadb", "oracle"):
+        return query.with_for_update(skip_locked=True, **kwargs)
+    return query
+
+
+def init_app(app):
+    """Make every SQLite connection WAL with a busy timeout and a write-lock-first BEGIN."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    busy_ms = int(app.config["SQLITE_BUSY_TIMEOUT"] * 1000)
+    with app.app_context():
+        engine = db.engine
+    _configure_sqlite(engine, busy_ms)
+
+
+def _configure_sqlite(engine: Engine, busy_ms: int):
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # Take over transaction control from pysqlite so BEGIN is ours to choose.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql(f"BEGIN {_sqlite_begin_mode()}")
+
+
+def _sqlite_begin_mode():
+    # A deferred transaction that reads and then writes fails at once with
+    # "database is locked" if another writer committed in between (WAL snapshot
+    # rule); busy_timeout cannot help it. Writers therefore take the write lock
+    # up front. Page views (GET) stay deferred so they never wait for a sync.
+    if has_request_context() and request.method in ("GET", "HEAD", "OPTIONS"):
+        return "DEFERRED"
+    return "IMMEDIATE"
+
+
+def insert_ignore(table, bind=None):
+    """An INSERT that silently skips rows whose key already exists."""
+    name = (bind or db.engine).dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+        return insert(table).on_conflict_do_nothing()
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+        return insert(table).on_conflict_do_nothing()
+    from sqlalchemy import insert
+    return insert(table).prefix_with("IGNORE")

@@ -1,0 +1,36 @@
+"""`flask demo setup`: what `make run` needs on a fresh machine beyond the schema."""
+import click
+from sqlalchemy import select
+
+from .auth.models import Role, User
+from .auth.roles import ensure_default_roles
+from .extensions import db
+
+DEMO_USER = "admin"
+DEMO_PASSWORD = "syncdeck-demo"
+
+# Connectors append callables here that prepare their demo source (seed a fake, point config at it).
+SETUP_HOOKS = []
+
+
+def init_app(app):
+    app.cli.add_command(demo)
+
+
+@click.group(help="Demo helpers.")
+def demo():
+    pass
+
+
+@demo.command("setup")
+def setup():
+    """Create the demo admin (if missing) and prepare every connector's demo source."""
+    ensure_default_roles()
+    if db.session.scalar(select(User).where(User.username == DEMO_USER)) is None:
+        user = User(username=DEMO_USER, roles=list(db.session.scalars(select(Role).where(Role.name == "admin"))))
+        user.set_password(DEMO_PASSWORD)
+        db.session.add(user)
+    db.session.commit()
+    for hook in SETUP_HOOKS:
+        hook()
+    click.echo(f"Demo admin: user {DEMO_USER!r}, password {DEMO_PASSWORD!r} — http://127.0.0.1:5000")

@@ -1,0 +1,64 @@
+"""The global Refresh Data button and refresh on login: enqueue only, never run inline."""
+import logging
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from ..db import utcnow
+from ..extensions import db
+from ..dashboard import settings
+from .models import ACTIVE, Run
+from .registry import _REGISTRY, all_jobs
+from .service import enqueue, wake_executor
+
+log = logging.getLogger(__name__)
+
+
+def global_refresh_job_ids():
+    chosen = settings.get("global_refresh_jobs")
+    if chosen is None:
+        return [j.id for j in all_jobs() if j.refresh]
+    return [job_id for job_id in chosen if job_id in _REGISTRY]
+
+
+def start_global_refresh(trigger, username):
+    """Enqueue every global-refresh job (or join its run in flight); the caller commits."""
+    return [enqueue(job_id, {}, trigger=trigger, requested_by=username) for job_id in global_refresh_job_ids()]
+
+
+def in_flight_refresh_runs():
+    ids = global_refresh_job_ids()
+    if not ids:
+        return []
+    return db.session.scalars(
+        select(Run).where(Run.job_id.in_(ids), Run.params_key == "{}", Run.status.in_(ACTIVE)).order_by(Run.id)
+    ).all()
+
+
+def last_success_times(job_ids):
+    rows = db.session.execute(
+        select(Run.job_id, func.max(Run.finished_at))
+        .where(Run.job_id.in_(job_ids), Run.status == "succeeded").group_by(Run.job_id)
+    ).all()
+    return dict(rows)
+
+
+def refresh_on_login(user):
+    """Enqueue the global refresh if its data is older than the Settings threshold; never raise."""
+    try:
+        minutes = settings.get("refresh_on_login_minutes")
+        job_ids = global_refresh_job_ids()
+        if not minutes or not job_ids:
+            return []
+        cutoff = utcnow() - timedelta(minutes=minutes)
+        last = last_success_times(job_ids)
+        stale = [j for j in job_ids if last.get(j) is None or last[j] < cutoff]
+        runs = [enqueue(j, {}, trigger="login", requested_by=user.username)[0] for j in stale]
+        db.session.commit()
+        if runs:
+            wake_executor()
+        return runs
+    except Exception:  # the login itself must succeed whatever happens here
+        db.session.rollback()
+        log.exception("refresh on login failed user=%s", user.username)
+        return []

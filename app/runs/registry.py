@@ -1,0 +1,148 @@
+"""The job registry: connectors declare jobs with @job and their facts."""
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from apscheduler.triggers.cron import CronTrigger
+
+
+class JobError(Exception):
+    """A job or its parameters are not acceptable; the message is shown to the user."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One accepted parameter: its name, type (str, int, float, bool, date) and default."""
+
+    name: str
+    type: str = "str"
+    default: object = None
+    required: bool = False
+    help: str = ""
+    choices: tuple = ()
+
+
+@dataclass
+class Job:
+    id: str
+    func: Callable
+    title: str
+    connector: str
+    description: str = ""
+    cron: Optional[str] = None
+    lock: Optional[str] = None
+    after: tuple = ()
+    params: tuple = ()
+    timeout: float = 3600.0
+    # Part of the global Refresh Data button (and refresh on login) by default.
+    refresh: bool = False
+    # Counted as the data freshness of its connector.
+    freshness: bool = False
+    system: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def lock_key(self):
+        return self.lock or self.id
+
+
+_REGISTRY: dict[str, Job] = {}
+
+
+def job(job_id, *, title=None, connector=None, description="", cron=None, lock=None,
+        after=(), params=(), timeout=3600.0, refresh=False, freshness=False, system=False):
+    """Register the decorated function as a job under a stable id."""
+    if cron:
+        CronTrigger.from_crontab(cron)  # fail at import, not at 02:00
+
+    def decorator(func):
+        _REGISTRY[job_id] = Job(
+            id=job_id, func=func, title=title or job_id,
+            connector=connector or job_id.split(".", 1)[0],
+            description=description or _first_line(func.__doc__),
+            cron=cron, lock=lock, after=tuple(after), params=tuple(params), timeout=timeout,
+            refresh=refresh, freshness=freshness, system=system,
+        )
+        return func
+
+    return decorator
+
+
+def _first_line(doc):
+    lines = (doc or "").strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def get_job(job_id) -> Job:
+    try:
+        return _REGISTRY[job_id]
+    except KeyError:
+        raise JobError(f"Unknown job: {job_id!r}") from None
+
+
+def all_jobs():
+    return sorted(_REGISTRY.values(), key=lambda j: (j.system, j.connector, j.id))
+
+
+def dependents_of(job_id):
+    """Jobs that declared they run after job_id."""
+    return [j for j in _REGISTRY.values() if job_id in j.after]
+
+
+_MAX_PARAM_LENGTH = 500
+
+
+def parse_params(job_def: Job, raw: dict) -> dict:
+    """Validate raw string (or JSON) params against the job's declared params."""
+    declared = {p.name: p for p in job_def.params}
+    unknown = sorted(set(raw) - set(declared))
+    if unknown:
+        accepted = ", ".join(sorted(declared)) or "none"
+        raise JobError(f"Unknown parameter {unknown[0]!r} for {job_def.id} (accepted: {accepted})")
+    parsed = {}
+    for name, spec in declared.items():
+        value = raw.get(name)
+        if value is None or value == "":
+            if spec.required:
+                raise JobError(f"Parameter {name!r} is required")
+            if spec.default is not None:
+                parsed[name] = spec.default
+            continue
+        parsed[name] = _coerce(spec, value)
+    return parsed
+
+
+def _coerce(spec: Param, value):
+    if isinstance(value, str) and len(value) > _MAX_PARAM_LENGTH:
+        raise JobError(f"Parameter {spec.name!r} is longer than {_MAX_PARAM_LENGTH} characters")
+    try:
+        result = _CONVERTERS[spec.type](value)
+    except (ValueError, TypeError):
+        raise JobError(f"Parameter {spec.name!r} must be a {spec.type}, not {value!r}") from None
+    if spec.choices and result not in spec.choices:
+        raise JobError(f"Parameter {spec.name!r} must be one of {', '.join(map(str, spec.choices))}")
+    return result
+
+
+def _to_bool(value):
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
+def _to_date(value):
+    from datetime import date
+    return date.fromisoformat(str(value)).isoformat()
+
+
+def _to_int(value):
+    if isinstance(value, bool):
+        raise ValueError(value)
+    return int(str(value).strip())
+
+
+_CONVERTERS = {"str": str, "int": _to_int, "float": float, "bool": _to_bool, "date": _to_date}

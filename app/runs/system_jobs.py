@@ -1,0 +1,95 @@
+"""Jobs the platform itself runs: retention purge, stale-run reconcile, data freshness check."""
+import os
+import socket
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete, select, update
+
+from ..db import utcnow
+from ..extensions import db
+from ..dashboard import settings
+from . import lock
+from .models import TERMINAL, Run, RunLog, ScheduleFire, WorkerProcess
+from .registry import job
+
+PURGE_BATCH = 5000
+
+
+@job("system.purge", title="Purge old runs and logs", connector="system", system=True,
+     cron="17 3 * * *", description="Delete runs, log lines and schedule fires past the retention period.")
+def purge(ctx):
+    days = settings.get("retention_days")
+    cutoff = utcnow() - timedelta(days=days)
+    ctx.log.info("retention_days=%s cutoff=%s", days, cutoff.isoformat(timespec="seconds"))
+    deleted = 0
+    while True:
+        ids = db.session.scalars(
+            select(Run.id).where(Run.status.in_(TERMINAL), Run.finished_at < cutoff, Run.id != ctx.run_id)
+            .limit(PURGE_BATCH)).all()
+        if not ids:
+            break
+        db.session.execute(delete(RunLog).where(RunLog.run_id.in_(ids)))
+        db.session.execute(delete(Run).where(Run.id.in_(ids)))
+        db.session.commit()  # one batch at a time keeps transactions short
+        deleted += len(ids)
+        ctx.count(deleted=len(ids))
+        ctx.progress(deleted, None, f"{deleted} runs purged")
+    fires = db.session.execute(delete(ScheduleFire).where(ScheduleFire.created_at < cutoff)).rowcount
+    processes = db.session.execute(
+        delete(WorkerProcess).where(WorkerProcess.heartbeat_at < utcnow() - timedelta(days=1))).rowcount
+    db.session.commit()
+    ctx.summary = f"Purged {deleted} runs, {fires} schedule fires, {processes} dead processes"
+    ctx.log.info(ctx.summary)
+
+
+@job("system.reconcile_runs", title="Reconcile lost runs", connector="system", system=True,
+     cron="* * * * *", description="Fail runs whose runner stopped heartbeating and free their locks.")
+def reconcile_runs_job(ctx):
+    failed = reconcile_runs()
+    ctx.count(updated=len(failed))
+    ctx.summary = f"Marked {len(failed)} lost runs failed" if failed else "No lost runs"
+    for run_id in failed:
+        ctx.log.warning("run=%s marked failed: runner lost", run_id)
+
+
+def reconcile_runs():
+    """Fail running runs with a stale heartbeat (or a dead pid on this host); free their locks."""
+    now = utcnow()
+    stale_before = now - timedelta(seconds=current_app.config["LOCK_STALE_SECONDS"])
+    with db.engine.begin() as conn:
+        lost = set(lock.release_stale(conn, now, stale_before))
+        runs = Run.__table__
+        candidates = conn.execute(select(runs.c.id, runs.c.host, runs.c.pid, runs.c.heartbeat_at, runs.c.lock_key)
+                                  .where(runs.c.status == "running")).all()
+        for row in candidates:
+            dead_here = row.host == socket.gethostname() and row.pid and not _pid_alive(row.pid)
+            stale = row.heartbeat_at is None or row.heartbeat_at < stale_before
+            if (dead_here or stale) and lock.mark_runner_lost(conn, row.id, now):
+                lock.release(conn, row.lock_key, row.id)
+                lost.add(row.id)
+    return sorted(lost)
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@job("system.check_freshness", title="Check data freshness", connector="system", system=True,
+     cron="*/10 * * * *", description="Notify when a connector's data is older than its stale limit.")
+def check_freshness(ctx):
+    from ..dashboard.freshness import stale_jobs
+    from ..dashboard.notifications import notify_stale
+    stale = stale_jobs()
+    notified = 0
+    for item in stale:
+        ctx.log.warning("job=%s data is stale: last success %s, limit %s min",
+                        item.job_id, item.last_success or "never", item.limit_minutes)
+        notified += notify_stale(item)
+    ctx.summary = f"{len(stale)} stale, {notified} notified" if stale else "All data fresh"
