@@ -48,10 +48,17 @@ def _configure_sqlite(engine: Engine, busy_ms: int):
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql(f"BEGIN {_sqlite_begin_mode()}")
+        conn.exec_driver_sql(f"BEGIN {_sqlite_begin_mode(conn)}")
 
 
-def _sqlite_begin_mode():
+def read_only(conn):
+    """Mark a connection's transactions as reads, so SQLite never makes them wait for a writer."""
+    return conn.execution_options(syncdeck_read_only=True)
+
+
+def _sqlite_begin_mode(conn):
+    if conn.get_execution_options().get("syncdeck_read_only"):
+        return "DEFERRED"
     # A deferred transaction that reads and then writes fails at once with
     # "database is locked" if another writer committed in between (WAL snapshot
     # rule); busy_timeout cannot help it. Writers therefore take the write lock

@@ -34,12 +34,13 @@ def sleepy(ctx):
 @job("tests.batches", title="Batches", connector="tests",
      params=(Param("batches", "int", 3), Param("size", "int", 5), Param("delay", "float", 0.3)))
 def batches(ctx):
-    """Writes rows in batches, committing each; a cancel mid-batch must roll that batch back."""
+    """Fetches (outside any transaction), then writes a batch and commits; a cancel mid-batch rolls it back."""
     for batch in range(ctx.params["batches"]):
+        time.sleep(ctx.params["delay"])  # fetching the next page from the source
         for i in range(ctx.params["size"]):
             db.session.execute(insert(test_items).values(batch=batch, label=f"b{batch}-{i}"))
             ctx.log.info("batch=%s row=%s", batch, i)
-            time.sleep(ctx.params["delay"] / ctx.params["size"])
+            time.sleep(0.01)
             ctx.check_cancelled()
         db.session.commit()
         ctx.count(inserted=ctx.params["size"])

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import insert, select, update
 
-from ..db import utcnow, with_row_locks
+from ..db import read_only, utcnow, with_row_locks
 from ..extensions import db
 from . import lock
 from .context import JobCancelled, JobTimedOut, RunContext, RunnerLost
@@ -58,8 +58,12 @@ class Executor:
             self._threads.append(thread)
 
     def stop(self, wait=True):
+        """Stop claiming; running jobs are asked to stop at their next check (reason: shutdown)."""
         self._stop.set()
         self._wake.set()
+        with self._active_lock:
+            for ctx in self.active.values():
+                ctx.cancelled_by = ctx.cancelled_by or "worker shutdown"
         for thread in self._threads:
             thread.join(timeout=5)
         self._pool.shutdown(wait=wait)
@@ -202,13 +206,16 @@ class Executor:
             contexts = list(self.active.values())
         if not contexts:
             return
+        # Read the flags first, in a read-only transaction: on SQLite the write below may
+        # wait for a job's write lock, and Terminate must not wait with it.
+        with db.engine.connect() as conn, read_only(conn).begin():
+            self._read_cancel_flags(conn, contexts)
         with db.engine.begin() as conn:
             now = utcnow()
             for ctx in contexts:
                 self._flush(conn, ctx, heartbeat_at=now if beat else None)
                 if beat and not lock.heartbeat(conn, ctx.lock_key, ctx.run_id, now):
                     ctx.lost = True
-            self._read_cancel_flags(conn, contexts)
 
     def _flush(self, conn, ctx, heartbeat_at=None):
         pending = ctx.take_pending()

@@ -2,7 +2,6 @@
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from apscheduler.triggers.cron import CronTrigger
 
 
 class JobError(Exception):
@@ -52,7 +51,8 @@ def job(job_id, *, title=None, connector=None, description="", cron=None, lock=N
         after=(), params=(), timeout=3600.0, refresh=False, freshness=False, system=False):
     """Register the decorated function as a job under a stable id."""
     if cron:
-        CronTrigger.from_crontab(cron)  # fail at import, not at 02:00
+        from .cron import make_trigger
+        make_trigger(cron, "UTC")  # fail at import, not at 02:00
 
     def decorator(func):
         _REGISTRY[job_id] = Job(

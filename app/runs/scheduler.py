@@ -7,13 +7,13 @@ from datetime import timezone
 
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..db import insert_ignore, utcnow
 from ..extensions import db
 from ..dashboard import settings
+from .cron import make_trigger
 from .models import Schedule, ScheduleFire
 from .registry import _REGISTRY, all_jobs
 from .service import enqueue, wake_executor
@@ -42,10 +42,6 @@ def plan_reconcile(current: dict, desired: dict) -> Plan:
 
 def fingerprint(schedule: Schedule, business_tz: str):
     return (schedule.cron, schedule.timezone or business_tz)
-
-
-def make_trigger(cron, tz):
-    return CronTrigger.from_crontab(cron, timezone=tz)
 
 
 class _FireExecutor(BaseExecutor):

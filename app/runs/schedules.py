@@ -10,9 +10,10 @@ from ..extensions import db
 from ..dashboard import settings
 from .models import Schedule
 from .registry import JobError, get_job, parse_params
-from .scheduler import make_trigger
+from .cron import make_trigger
 
 MAX_NAME = 100
+MAX_CRON = 100
 
 
 class ScheduleError(ValueError):
@@ -22,8 +23,9 @@ class ScheduleError(ValueError):
 def validate_cron(cron, tz_name=""):
     """Return the CronTrigger for a five-field cron in tz, or raise ScheduleError."""
     cron = (cron or "").strip()
-    if len(cron.split()) != 5:
-        raise ScheduleError(f"Cron must have five fields (minute hour day month weekday), got {cron!r}")
+    if len(cron) > MAX_CRON or len(cron.split()) not in (5, 6):
+        raise ScheduleError("Cron must have five fields (minute hour day month weekday), "
+                            f"or six with seconds first; got {cron[:MAX_CRON]!r}")
     try:
         return make_trigger(cron, tz_name or settings.get("business_timezone"))
     except (ValueError, KeyError) as exc:
