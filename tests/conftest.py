@@ -68,6 +68,9 @@ def clean_tables():
             for table in tables:
                 conn.execute(table.delete())
     ensure_default_roles()
+    # Tests log in a lot; refresh-on-login is switched on only by the tests about it.
+    from app.dashboard import settings
+    settings.put("refresh_on_login_minutes", 0)
     db.session.commit()
 
 

@@ -7,9 +7,9 @@ from sqlalchemy import func, select
 from ..db import utcnow
 from ..extensions import db
 from ..dashboard import settings
-from .models import ACTIVE, Run
-from .registry import _REGISTRY, all_jobs
-from .service import enqueue, wake_executor
+from .models import Run
+from .registry import _REGISTRY, all_jobs, get_job, parse_params
+from .service import enqueue, find_in_flight, params_key, wake_executor
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +27,10 @@ def start_global_refresh(trigger, username):
 
 
 def in_flight_refresh_runs():
-    ids = global_refresh_job_ids()
-    if not ids:
-        return []
-    return db.session.scalars(
-        select(Run).where(Run.job_id.in_(ids), Run.params_key == "{}", Run.status.in_(ACTIVE)).order_by(Run.id)
-    ).all()
+    """The global refresh's runs now queued or running (refresh runs use each job's default params)."""
+    runs = [find_in_flight(job_id, params_key(parse_params(get_job(job_id), {})))
+            for job_id in global_refresh_job_ids()]
+    return [run for run in runs if run is not None]
 
 
 def last_success_times(job_ids):

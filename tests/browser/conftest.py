@@ -1,0 +1,228 @@
+"""Browser tests: one real gunicorn server on a fresh SQLite file, driven by headless Chromium.
+
+The server is started once per session exactly as `make run` does (gunicorn wsgi:app, one
+worker, eight threads, the engine in-process), with fast engine timings and the test jobs
+registered. Every test gets fresh browser contexts; helpers log in through the real form.
+"""
+import os
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .helpers import ADMIN, RECORDER_JS, VIEWER, login
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = ROOT / ".venv" / "bin"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+STARTUP_TIMEOUT = 30  # seconds for gunicorn + engine to report healthy
+ARTIFACTS = Path(os.environ.get("BROWSER_ARTIFACTS_DIR") or Path(tempfile.gettempdir()) / "syncdeck-browser-artifacts")
+
+
+# --- the live server ---------------------------------------------------------------------
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self, url, db_path, log_path):
+        self.url, self.db_path, self.log_path = url, db_path, log_path
+
+    def query(self, sql, *args):
+        """Read the app's database directly (read-only; the app owns all writes)."""
+        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10)
+        try:
+            return conn.execute(sql, args).fetchall()
+        finally:
+            conn.close()
+
+    def scalar(self, sql, *args):
+        rows = self.query(sql, *args)
+        return rows[0][0] if rows else None
+
+    def log_tail(self, chars=4000):
+        try:
+            return Path(self.log_path).read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+
+def _run(cmd, env):
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def _flask(args, env):
+    return _run([str(VENV_BIN / "flask"), "--app", "wsgi", *args], env)
+
+
+# Written before the server starts. No refresh on login: the Refresh Data tests must own every
+# global-refresh run they see (login refresh is covered by the unit tests).
+SETTINGS_SCRIPT = """
+from app import create_app
+from app.dashboard import settings
+from app.extensions import db
+app = create_app()
+with app.app_context():
+    settings.put("refresh_on_login_minutes", 0, "browser-tests")
+    db.session.commit()
+"""
+
+
+def _ensure_chromium():
+    """The project's installer: a quiet no-op when /usr/bin/chromium is already there."""
+    subprocess.run(["bash", str(ROOT / "scripts" / "install-browser.sh")], check=True, cwd=ROOT, timeout=600)
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} missing after scripts/install-browser.sh")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    _ensure_chromium()
+    tmp = tmp_path_factory.mktemp("browser-server")
+    db_path = tmp / "syncdeck.db"
+    log_path = tmp / "gunicorn.log"
+    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "FLASK_APP")}
+    env.update(DATABASE_URL=f"sqlite:///{db_path}", EXTRA_JOB_MODULES="tests.jobs",
+               EXECUTOR_POLL_SECONDS="0.1", HEARTBEAT_SECONDS="0.3", SCHEDULER_RECONCILE_SECONDS="1",
+               SECRET_KEY="browser-tests-fixed-secret", PYTHONUNBUFFERED="1")
+
+    setup_env = dict(env, SYNCDECK_NO_ENGINE="1")
+    _flask(["db", "upgrade"], setup_env)
+    _flask(["users", "create", ADMIN[0], "--password", ADMIN[1], "--admin"], setup_env)
+    _flask(["users", "create", VIEWER[0], "--password", VIEWER[1], "--role", "viewer"], setup_env)
+    _run([str(VENV_BIN / "python"), "-c", SETTINGS_SCRIPT], setup_env)
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "8",
+         "--access-logfile", "-", "wsgi:app"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = LiveServer(url, db_path, log_path)
+    try:
+        _wait_healthy(url, proc, server)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        log.close()
+
+
+def _wait_healthy(url, proc, server):
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    last = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {proc.returncode}:\n{server.log_tail()}")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as res:
+                if res.status == 200:
+                    return
+        except urllib.error.HTTPError as exc:  # 503 until scheduler and executor have beaten
+            last = f"{exc.code} {exc.read()[:300]!r}"
+        except OSError as exc:
+            last = repr(exc)
+        time.sleep(0.1)
+    raise RuntimeError(f"/healthz not healthy after {STARTUP_TIMEOUT} s (last: {last}):\n{server.log_tail()}")
+
+
+# --- the browser ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def browser(live_server):
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class PageErrors:
+    """Console errors and uncaught exceptions of every page a test opened."""
+
+    def __init__(self):
+        self.items = []
+
+    def besides_favicon(self):
+        """All but the favicon 404 (asserted once, in test_pages, so other tests stay focused)."""
+        return [e for e in self.items if "/favicon.ico" not in e]
+
+    def watch(self, page):
+        page.on("console", lambda msg: msg.type == "error" and self.items.append(
+            f"console: {msg.text} @ {msg.location.get('url', '')}"))
+        page.on("pageerror", lambda exc: self.items.append(f"pageerror: {exc}"))
+
+
+@pytest.fixture
+def page_errors():
+    return PageErrors()
+
+
+@pytest.fixture
+def new_page(browser, live_server, page_errors, request):
+    """Factory: a page in its own fresh context (own cookies), optionally logged in."""
+    contexts, pages = [], []
+
+    def make(user=None):
+        context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900})
+        context.set_default_timeout(10_000)
+        context.add_init_script(RECORDER_JS)
+        contexts.append(context)
+        page = context.new_page()
+        page_errors.watch(page)
+        pages.append(page)
+        if user:
+            login(page, *user)
+        return page
+
+    yield make
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for i, page in enumerate(pages):
+            try:
+                path = ARTIFACTS / f"{request.node.name}-{i}.png"
+                page.screenshot(path=str(path), full_page=True)
+                print(f"screenshot: {path}")
+            except Exception:
+                pass
+        print(f"--- server log tail ---\n{live_server.log_tail()}")
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
+
+
+@pytest.fixture
+def admin_page(new_page):
+    return new_page(ADMIN)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)
