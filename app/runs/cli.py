@@ -85,8 +85,10 @@ def _wait_for(run_id, timeout):
 def _poll_until_done(run_id, timeout):
     deadline = time.monotonic() + timeout if timeout else None
     while True:
-        db.session.rollback()
         run = db.session.get(Run, run_id, populate_existing=True)
+        db.session.expunge(run)
+        # End the transaction before sleeping: on SQLite it holds the write lock the executor needs.
+        db.session.rollback()
         if run.status in TERMINAL:
             return run
         if deadline and time.monotonic() > deadline:

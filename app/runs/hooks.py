@@ -18,6 +18,9 @@ def after_run_finished(app, run_id):
             return
         if run.status == "succeeded":
             enqueue_dependents(run)
+        db.session.expunge(run)
+        # Notifications do network I/O: hold no transaction (on SQLite, no write lock) meanwhile.
+        db.session.rollback()
         from ..dashboard.notifications import notify_run_finished
         notify_run_finished(run)
 
