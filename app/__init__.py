@@ -1,6 +1,5 @@
 """Syncdeck: the operator dashboard for scheduled syncs."""
 import importlib
-import logging
 
 from flask import Flask
 
@@ -34,5 +33,6 @@ def create_app(config=None):
 
 
 def _configure_logging(app):
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from .logging_setup import configure
+    if not app.testing:  # pytest owns logging in tests
+        configure()

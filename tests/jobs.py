@@ -1,4 +1,5 @@
 """Jobs used by the tests (registered through TestConfig.EXTRA_JOB_MODULES)."""
+import logging
 import os
 import time
 
@@ -51,6 +52,7 @@ def batches(ctx):
 def fail(ctx):
     """Raises, to prove failures are recorded."""
     ctx.log.info("about to fail")
+    logging.getLogger("tests.jobs.library").warning("a library logging on its own")
     raise RuntimeError("source answered 500: upstream exploded")
 
 

@@ -29,7 +29,8 @@ class RunLogger:
     def _emit(self, level, message, *args):
         text = message % args if args else str(message)
         self._ctx._append_log(level, text)
-        stderr_log.log(getattr(logging, level), "run=%s job=%s %s", self._ctx.run_id, self._ctx.job_id, text)
+        stderr_log.log(getattr(logging, level), "job=%s %s", self._ctx.job_id, text,
+                       extra={"run_id": self._ctx.run_id})
 
     def debug(self, message, *args):
         self._emit("DEBUG", message, *args)

@@ -12,6 +12,7 @@ from sqlalchemy import insert, select, update
 
 from ..db import read_only, utcnow, with_row_locks
 from ..extensions import db
+from ..logging_setup import current_run_id
 from . import lock
 from .context import JobCancelled, JobTimedOut, RunContext, RunnerLost
 from .models import Run, RunLog
@@ -145,6 +146,13 @@ class Executor:
             log.exception("run=%s executor error", row.id)
 
     def execute(self, row):
+        token = current_run_id.set(row.id)
+        try:
+            self._execute(row)
+        finally:
+            current_run_id.reset(token)
+
+    def _execute(self, row):
         ctx = self.active[row.id]
         ctx.log.info("started job=%s params=%s", row.job_id, row.params or {})
         status, reason = "succeeded", ""

@@ -197,3 +197,28 @@ def test_runs_of_unknown_jobs_wait_for_a_process_that_knows_them(app, executor):
     wait_status(app, run_id, "succeeded")
     with app.app_context():
         assert db.session.scalar(select(func.count()).where(Run.job_id == "elsewhere.job", Run.status == "queued")) == 1
+
+
+def test_every_stderr_line_of_a_run_carries_its_run_id(app, executor):
+    import logging
+
+    from app.logging_setup import RunIdFilter
+
+    records = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    handler = Collect()
+    handler.addFilter(RunIdFilter())
+    logging.getLogger().addHandler(handler)
+    try:
+        run_id, _ = queue(app, "tests.fail")
+        wait_status(app, run_id, "failed")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    from_run = [r for r in records if r.name == "syncdeck.run"]
+    assert from_run and all(r.run_id == run_id for r in from_run)
+    library = [r for r in records if r.name == "tests.jobs.library"]
+    assert library and library[0].run_id == run_id
