@@ -1,8 +1,10 @@
 """`flask users create|reset-password`."""
 import click
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from ..extensions import db
+from . import activity
 from .models import Role, User
 from .roles import ensure_default_roles
 
@@ -11,9 +13,7 @@ def init_app(app):
     app.cli.add_command(users)
 
 
-@click.group(help="Manage users.")
-def users():
-    pass
+users = AppGroup("users", help="Manage users.")
 
 
 @users.command("create")
@@ -37,6 +37,7 @@ def create_user(username, password, admin, role_names, must_change_password):
     user = User(username=username, roles=list(roles), must_change_password=must_change_password)
     user.set_password(password)
     db.session.add(user)
+    activity.record("user_created", target=username, detail=f"roles={sorted(names)} (cli)", username="cli")
     db.session.commit()
     click.echo(f"Created user {username} (roles: {', '.join(sorted(names)) or 'none'})")
 
@@ -53,5 +54,6 @@ def reset_password(username, password):
         raise click.ClickException("Password must have at least 8 characters")
     user.set_password(password)
     user.must_change_password = True
+    activity.record("password_reset", target=username, detail="(cli)", username="cli")
     db.session.commit()
     click.echo(f"Password reset for {username}")

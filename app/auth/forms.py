@@ -1,7 +1,10 @@
-"""Forms for login, passwords and users."""
+"""Forms for login, passwords, users and roles."""
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectMultipleField, StringField
+from wtforms import BooleanField, PasswordField, SelectChoice, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from .models import PERMISSIONS
 
 MIN_PASSWORD = 8
 
@@ -33,3 +36,14 @@ class EditUserForm(FlaskForm):
 
 class ResetPasswordForm(FlaskForm):
     password = PasswordField("New password", validators=[DataRequired(), Length(min=MIN_PASSWORD, max=256)])
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A multiple choice shown as checkboxes; values outside the choices fail validation."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class RoleForm(FlaskForm):
+    permissions = MultiCheckboxField("Permissions", choices=[SelectChoice(k, v) for k, v in PERMISSIONS.items()])
