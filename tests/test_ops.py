@@ -90,7 +90,5 @@ def test_metrics_report_runs_and_last_success(app, client, executor):
     assert abs(sample.value - (finished - datetime(1970, 1, 1)).total_seconds()) < 0.001
 
 
-@pytest.mark.xfail(strict=True, reason="app/dashboard/ops.py _metrics_allowed: hmac.compare_digest on non-ASCII str "
-                                       "raises TypeError (500); compare bytes instead")
 def test_metrics_non_ascii_token_is_refused_not_an_error(client):
     assert client.get("/metrics", headers={"Authorization": "Bearer \u00e9t\u00e9"}).status_code == 401

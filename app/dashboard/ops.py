@@ -41,7 +41,7 @@ def _metrics_allowed():
         return True
     token = current_app.config.get("METRICS_TOKEN")
     supplied = request.headers.get("Authorization", "")
-    return bool(token) and hmac.compare_digest(supplied, f"Bearer {token}")
+    return bool(token) and hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode())
 
 
 @bp.get("/metrics")

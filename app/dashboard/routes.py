@@ -1,4 +1,4 @@
-"""The Overview page and the Settings page."""
+"""The Overview page and its data panels."""
 from flask import Blueprint, render_template
 
 from . import overview as numbers

@@ -1,6 +1,9 @@
 """Settings with their defaults, read from the settings table and validated on write."""
+import copy
 import re
 from zoneinfo import ZoneInfo, available_timezones
+
+from flask import g, has_request_context
 
 from ..db import utcnow
 from ..extensions import db
@@ -33,11 +36,11 @@ class SettingError(ValueError):
 
 def get(key):
     row = db.session.get(Setting, key)
-    return DEFAULTS[key] if row is None else row.value
+    return copy.deepcopy(DEFAULTS[key]) if row is None else row.value
 
 
 def get_many():
-    values = dict(DEFAULTS)
+    values = copy.deepcopy(DEFAULTS)
     for row in db.session.scalars(db.select(Setting)):
         if row.key in values:
             values[row.key] = row.value
@@ -47,6 +50,8 @@ def get_many():
 def put(key, value, username=""):
     """Validate and stage one setting in the session (the caller commits)."""
     value = VALIDATORS[key](value)
+    if key == "business_timezone" and has_request_context():
+        g.pop("business_tz", None)
     row = db.session.get(Setting, key)
     if row is None:
         row = Setting(key=key)
@@ -56,7 +61,12 @@ def put(key, value, username=""):
 
 
 def business_tz():
-    return ZoneInfo(get("business_timezone"))
+    """The business timezone; read once per request (every shown time needs it)."""
+    if not has_request_context():
+        return ZoneInfo(get("business_timezone"))
+    if "business_tz" not in g:
+        g.business_tz = ZoneInfo(get("business_timezone"))
+    return g.business_tz
 
 
 def stale_minutes_for(job_id, values=None):
@@ -101,10 +111,15 @@ def _stale(value):
 
 
 def _job_list(value):
-    from ..runs.registry import get_job
+    from ..runs.registry import JobError, get_job
     if value is None:
         return None
-    return [get_job(job_id).id for job_id in value]
+    if not isinstance(value, (list, tuple)):
+        raise SettingError("Expected a list of job ids")
+    try:
+        return [get_job(job_id).id for job_id in value]
+    except JobError as exc:
+        raise SettingError(str(exc)) from None
 
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+|[^@\s]+@localhost")
@@ -117,7 +132,12 @@ def _notifications(value):
 
 
 def _notification_rule(rule):
-    emails = [e.strip() for e in rule.get("emails", []) if e.strip()]
+    if not isinstance(rule, dict):
+        raise SettingError("A notification rule must be an object")
+    emails = rule.get("emails") or []
+    if isinstance(emails, str):
+        emails = emails.split(",")
+    emails = [str(e).strip() for e in emails if str(e).strip()]
     for email in emails:
         if not _EMAIL.fullmatch(email):
             raise SettingError(f"Not an email address: {email!r}")

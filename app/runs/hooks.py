@@ -18,6 +18,7 @@ def after_run_finished(app, run_id):
             return
         if run.status == "succeeded":
             enqueue_dependents(run)
+            db.session.refresh(run)  # the commit above expired it
         db.session.expunge(run)
         # Notifications do network I/O: hold no transaction (on SQLite, no write lock) meanwhile.
         db.session.rollback()

@@ -87,9 +87,9 @@ def check_freshness(ctx):
     from ..dashboard.freshness import stale_jobs
     from ..dashboard.notifications import notify_stale
     stale = stale_jobs()
-    notified = 0
+    deliveries = 0
     for item in stale:
         ctx.log.warning("job=%s data is stale: last success %s, limit %s min",
                         item.job_id, item.last_success or "never", item.limit_minutes)
-        notified += notify_stale(item)
-    ctx.summary = f"{len(stale)} stale, {notified} notified" if stale else "All data fresh"
+        deliveries += notify_stale(item)
+    ctx.summary = f"{len(stale)} stale, {deliveries} notification(s) sent" if stale else "All data fresh"

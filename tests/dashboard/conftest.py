@@ -56,6 +56,8 @@ class _WebhookHandler(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.server.bodies.append(json.loads(body))
+        if self.server.gate is not None:  # a slow receiver: answer only once the test opens the gate
+            self.server.gate.wait(30)
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", "2")
@@ -71,11 +73,13 @@ def webhook_server():
     """A real HTTP endpoint collecting the JSON bodies posted to it; .url is where to post."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _WebhookHandler)
     server.daemon_threads = True
-    server.bodies = []
+    server.bodies, server.gate = [], None
     server.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/T0/B0/secret-hook-token"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield server
+    if server.gate is not None:
+        server.gate.set()
     server.shutdown()
     server.server_close()
 

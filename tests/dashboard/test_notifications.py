@@ -2,6 +2,7 @@
 import email
 import email.policy
 import logging
+import threading
 from datetime import timedelta
 
 import pytest
@@ -148,6 +149,41 @@ def test_cancelled_run_never_notifies(app, smtp_server, webhook_server):
     assert smtp_server.messages == [] and webhook_server.bodies == []
 
 
+def write_while_delivering(app, webhook_server, trigger):
+    """Hold the webhook request open and prove another writer is not blocked meanwhile."""
+    webhook_server.gate = threading.Event()
+    trigger()
+    wait_for(lambda: webhook_server.bodies, message="the webhook request")
+    done = threading.Event()
+
+    def write():
+        with app.app_context():
+            settings.put("retention_days", 7)
+            db.session.commit()
+        done.set()
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        wait_for(done.is_set, timeout=5, message="a write while a notification is being delivered")
+    finally:
+        webhook_server.gate.set()
+        writer.join(60)
+
+
+def test_no_transaction_is_held_while_a_run_notification_is_delivered(app, executor, webhook_server):
+    set_rules(app, {"tests.fail": rule(webhook=webhook_server.url, on_failure=True)})
+    write_while_delivering(app, webhook_server, lambda: start(app, "tests.fail"))
+
+
+def test_succeeded_run_with_dependents_still_notifies(app, executor, webhook_server):
+    """tests.noop queues tests.after_noop (a commit) before its own notification goes out."""
+    set_rules(app, {"tests.noop": rule(webhook=webhook_server.url, on_success=True)})
+    run_id = start(app, "tests.noop")
+    wait_for(lambda: webhook_server.bodies, message="the webhook")
+    executor.stop()
+    assert [b["run"]["id"] for b in webhook_server.bodies] == [run_id]
+
+
 # --- stale data ---------------------------------------------------------------
 
 def backdate(app, run_id, age):
@@ -181,8 +217,8 @@ def stale_rule(app, webhook_server):
 def test_stale_data_notifies_once_per_episode(app, executor, smtp_server, webhook_server, stale_rule):
     first = sleepy_success(app)
     backdate(app, first, timedelta(minutes=90))
-    assert check_freshness(app) == "1 stale, 2 notified"  # one email and one webhook
-    assert check_freshness(app) == "1 stale, 0 notified"  # same episode: no second message
+    assert check_freshness(app) == "1 stale, 2 notification(s) sent"  # one email and one webhook
+    assert check_freshness(app) == "1 stale, 0 notification(s) sent"  # same episode: no second message
     assert len(smtp_server.messages) == 1 and len(webhook_server.bodies) == 1
     subject = mail(smtp_server.messages[0])["Subject"]
     assert subject.startswith("[Syncdeck] tests.sleepy data is stale: last success ") and "limit 60 min" in subject
@@ -192,8 +228,8 @@ def test_stale_data_notifies_once_per_episode(app, executor, smtp_server, webhoo
     second = sleepy_success(app)
     assert check_freshness(app) == "All data fresh"
     backdate(app, second, timedelta(minutes=61))
-    assert check_freshness(app) == "1 stale, 2 notified"  # a newer success went stale: a new episode
-    assert check_freshness(app) == "1 stale, 0 notified"
+    assert check_freshness(app) == "1 stale, 2 notification(s) sent"  # a newer success went stale: a new episode
+    assert check_freshness(app) == "1 stale, 0 notification(s) sent"
     assert len(smtp_server.messages) == 2 and len(webhook_server.bodies) == 2
     episodes = [b["stale"]["last_success"] for b in webhook_server.bodies]
     assert episodes[0] < episodes[1]
@@ -202,9 +238,14 @@ def test_stale_data_notifies_once_per_episode(app, executor, smtp_server, webhoo
         assert STALE_NOTIFIED_KEY not in settings.get_many()
 
 
+def test_no_transaction_is_held_while_a_stale_notification_is_delivered(app, executor, webhook_server):
+    set_rules(app, {"tests.sleepy": rule(webhook=webhook_server.url, on_stale=True)})
+    write_while_delivering(app, webhook_server, lambda: start(app, "system.check_freshness"))
+
+
 def test_stale_without_on_stale_sends_nothing(app, executor, smtp_server, webhook_server):
     set_rules(app, {"tests.sleepy": rule(["data@example.com"], webhook_server.url, on_failure=True)})
-    assert check_freshness(app) == "1 stale, 0 notified"  # never succeeded: stale, but not asked
+    assert check_freshness(app) == "1 stale, 0 notification(s) sent"  # never succeeded: stale, but not asked
     assert smtp_server.messages == [] and webhook_server.bodies == []
 
 
@@ -212,9 +253,9 @@ def test_failed_stale_delivery_is_tried_again(app, executor, smtp_server):
     set_rules(app, {"tests.sleepy": rule(["data@example.com"], on_stale=True)})
     real_port = app.config["SMTP_PORT"]
     app.config["SMTP_PORT"] = free_port()  # the mail server is down
-    assert check_freshness(app) == "1 stale, 0 notified"
+    assert check_freshness(app) == "1 stale, 0 notification(s) sent"
     app.config["SMTP_PORT"] = real_port
-    assert check_freshness(app) == "1 stale, 1 notified"
-    assert check_freshness(app) == "1 stale, 0 notified"
+    assert check_freshness(app) == "1 stale, 1 notification(s) sent"
+    assert check_freshness(app) == "1 stale, 0 notification(s) sent"
     (message,) = smtp_server.messages
     assert mail(message)["Subject"] == "[Syncdeck] tests.sleepy data is stale: no successful run yet"

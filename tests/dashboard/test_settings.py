@@ -2,7 +2,7 @@
 import html
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from app.auth.models import Activity
 from app.dashboard import settings
@@ -32,6 +32,9 @@ def page_form(client):
 
 
 def test_get_shows_defaults(app, admin, client):
+    with app.app_context():  # tests.conftest stores refresh_on_login_minutes=0: back to bare defaults
+        db.session.execute(delete(Setting))
+        db.session.commit()
     response = client.get("/settings")
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and 'id="save-settings"' in page
@@ -50,7 +53,7 @@ def test_valid_changes_persist_and_are_audited(app, admin, client):
     form = page_form(client)
     form.update({
         "business_timezone": "Europe/London", "day_cutoff": "04:00", "retention_days": "60",
-        "refresh_on_login_minutes": "0", "stale_minutes:*": "90", "stale_minutes:tests.sleepy": "30",
+        "refresh_on_login_minutes": "5", "stale_minutes:*": "90", "stale_minutes:tests.sleepy": "30",
         "global_refresh_mode": "chosen", "global_refresh_jobs": ["tests.noop", "tests.sleepy"],
         "notify:*:emails": "ops@example.com, finance@example.com",
         "notify:tests.fail:own": "on", "notify:tests.fail:emails": "oncall@example.com",
@@ -63,7 +66,7 @@ def test_valid_changes_persist_and_are_audited(app, admin, client):
     with app.app_context():
         values = settings.get_many()
     assert values["business_timezone"] == "Europe/London" and values["day_cutoff"] == "04:00"
-    assert values["retention_days"] == 60 and values["refresh_on_login_minutes"] == 0
+    assert values["retention_days"] == 60 and values["refresh_on_login_minutes"] == 5
     assert values["stale_minutes"] == {"*": 90, "tests.sleepy": 30}
     assert values["global_refresh_jobs"] == ["tests.noop", "tests.sleepy"]
     assert values["notifications"] == {
@@ -96,11 +99,14 @@ def test_saving_unchanged_form_writes_nothing(app, admin, client):
 
 
 def test_only_changed_keys_are_listed(app, admin, client):
+    before = settings_table(app)
     form = page_form(client)
     form["day_cutoff"] = "05:30"
     admin.post("/settings", data=form)
     assert activities(app) == [("alice", "settings", "changed: day_cutoff")]
-    assert set(settings_table(app)) == {"day_cutoff"}  # defaults are not copied into the table
+    after = settings_table(app)
+    assert set(after) - set(before) == {"day_cutoff"}  # defaults are not copied into the table
+    assert {k: v for k, v in after.items() if k != "day_cutoff"} == before
 
 
 def test_global_refresh_default_stores_none(app, admin, client):
@@ -167,13 +173,14 @@ def test_invalid_value_is_rejected_and_nothing_is_written(app, admin, client, ch
 
 
 def test_every_invalid_value_is_reported_at_once(app, admin, client):
+    before = settings_table(app)
     form = page_form(client)
     form.update(day_cutoff="7am", retention_days="0")
     response = admin.post("/settings", data=form)
     page = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "Day cutoff must be a time" in page and "Retention (days) must be between" in page
-    assert settings_table(app) == {}
+    assert settings_table(app) == before
 
 
 def test_viewer_sees_values_read_only_and_cannot_save(app, auth, client):
