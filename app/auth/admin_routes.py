@@ -1,8 +1,6 @@
 """Users, roles and the activity log (with its streamed CSV export)."""
-import csv
-import io
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -11,6 +9,7 @@ from wtforms import SelectChoice
 from ..dashboard import settings
 from ..dashboard.template_helpers import localtime
 from ..db import utcnow
+from ..exports import csv_response
 from ..extensions import db
 from ..filters import choice_arg, date_arg, page_args, text_arg
 from . import activity
@@ -21,11 +20,7 @@ from .permissions import permission_required
 
 bp = Blueprint("admin", __name__)
 
-# Rows fetched and written per chunk of the CSV export: memory stays flat for any size.
-CSV_BATCH = 500
 CSV_COLUMNS = (Activity.at, Activity.username, Activity.action, Activity.target, Activity.detail, Activity.ip)
-# A cell starting with one of these is a formula to Excel/LibreOffice; usernames and targets are user input.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- users ------------------------------------------------------------------
@@ -271,31 +266,11 @@ def activity_log():
 @bp.get("/activity.csv")
 def activity_csv():
     """The filtered activity as a CSV attachment, streamed at constant memory."""
-    rows = _csv_chunks(_activity_query().with_only_columns(*CSV_COLUMNS))
+    header = [f"at ({settings.get('business_timezone')})", "user", "action", "target", "detail", "ip"]
     filename = f"activity-{localtime(utcnow(), '%Y-%m-%d')}.csv"
-    return Response(stream_with_context(rows), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return csv_response(_activity_query().with_only_columns(*CSV_COLUMNS), header, _activity_cells, filename)
 
 
-def _csv_chunks(query):
-    """Yield the CSV one batch of rows at a time from a streaming cursor."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([f"at ({settings.get('business_timezone')})", "user", "action", "target", "detail", "ip"])
-    yield _drain(buffer)
-    result = db.session.execute(query.execution_options(yield_per=CSV_BATCH))
-    for batch in result.partitions():
-        writer.writerows([localtime(at), _cell(username), action, _cell(target), _cell(detail), ip]
-                         for at, username, action, target, detail, ip in batch)
-        yield _drain(buffer)
-
-
-def _drain(buffer):
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return text
-
-
-def _cell(value):
-    return "'" + value if value and value.startswith(FORMULA_START) else value
+def _activity_cells(row):
+    at, username, action, target, detail, ip = row
+    return [localtime(at), username, action, target, detail, ip]

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from app.auth import admin_routes
+from app import exports
 from app.auth.models import Activity
 from app.dashboard import settings
 from app.extensions import db
@@ -130,7 +130,7 @@ def test_csv_cells_cannot_become_formulas(admin, seeded):
 
 
 def test_csv_is_written_batch_by_batch(app, admin, monkeypatch):
-    monkeypatch.setattr(admin_routes, "CSV_BATCH", 10)
+    monkeypatch.setattr(exports, "BATCH", 10)
     with app.app_context():
         db.session.add_all(Activity(at=datetime(2024, 3, 1) + timedelta(minutes=i), username="bob",
                                     action="refresh", target=f"t{i}") for i in range(25))
