@@ -13,6 +13,7 @@ def create_app(config=None):
     app.config.from_object(config or "config.Config")
     _configure_logging(app)
 
+    db_helpers.tune_engine_options(app)
     db.init_app(app)
     db_helpers.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"), render_as_batch=True,

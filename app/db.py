@@ -24,6 +24,15 @@ def with_row_locks(query, bind=None, **kwargs):
     return query
 
 
+def tune_engine_options(app):
+    """Dialect-specific engine options, set before the engine is created."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # Batch executemany UPDATEs (recording several runs' outcomes) into one round trip.
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options.setdefault("executemany_mode", "values_plus_batch")
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
 def init_app(app):
     """Make every SQLite connection WAL with a busy timeout and a write-lock-first BEGIN."""
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

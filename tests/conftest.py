@@ -70,6 +70,7 @@ def clean_tables():
     ensure_default_roles()
     # Tests log in a lot; refresh-on-login is switched on only by the tests about it.
     from app.dashboard import settings
+    settings._CACHE.clear()
     settings.put("refresh_on_login_minutes", 0)
     db.session.commit()
 

@@ -25,6 +25,15 @@ _FLAG_FOR_STATUS = {"failed": "on_failure", "succeeded": "on_success"}
 _SUBJECT_MAX = 200
 
 
+def wants_notification(job_id, status) -> bool:
+    """Whether a run of job_id ending in status notifies anyone (settings read at most every few seconds)."""
+    flag = _FLAG_FOR_STATUS.get(status)
+    if flag is None:
+        return False
+    rule = settings.notification_rule(job_id, {"notifications": settings.cached("notifications")})
+    return bool(rule[flag] and (rule["emails"] or rule["webhook"]))
+
+
 def notify_run_finished(run) -> int:
     """Send the job's notifications for a finished run; return how many deliveries succeeded."""
     try:

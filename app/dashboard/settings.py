@@ -1,6 +1,7 @@
 """Settings with their defaults, read from the settings table and validated on write."""
 import copy
 import re
+import time
 from zoneinfo import ZoneInfo, available_timezones
 
 from flask import g, has_request_context
@@ -47,11 +48,27 @@ def get_many():
     return values
 
 
+_CACHE: dict = {}
+CACHE_SECONDS = 5.0
+
+
+def cached(key):
+    """A setting read at most every CACHE_SECONDS per process (hot paths: every finished run)."""
+    hit = _CACHE.get(key)
+    if hit and hit[0] > time.monotonic():
+        return hit[1]
+    value = get(key)
+    db.session.rollback()  # end the read: on SQLite a worker's transaction holds the write lock
+    _CACHE[key] = (time.monotonic() + CACHE_SECONDS, value)
+    return value
+
+
 def put(key, value, username=""):
     """Validate and stage one setting in the session (the caller commits)."""
     value = VALIDATORS[key](value)
     if key == "business_timezone" and has_request_context():
         g.pop("business_tz", None)
+    _CACHE.pop(key, None)
     row = db.session.get(Setting, key)
     if row is None:
         row = Setting(key=key)

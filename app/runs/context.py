@@ -107,11 +107,19 @@ class RunContext:
             if not self._dirty:
                 return None
             logs, self._logs = self._logs, []
-            done, total, message = self._progress
-            values = {"progress_done": done, "progress_total": total, "progress_message": message[:1000],
-                      **{f"rows_{k}": v for k, v in self.counters.items()}}
             self._dirty = False
-            return logs, values
+            return logs, self._values()
+
+    @property
+    def last_values(self):
+        """Progress and counters as they stand (for the final record when nothing changed)."""
+        with self._lock:
+            return self._values()
+
+    def _values(self):
+        done, total, message = self._progress
+        return {"progress_done": done, "progress_total": total, "progress_message": message[:1000],
+                **{f"rows_{k}": v for k, v in self.counters.items()}}
 
     def put_back(self, logs):
         """Return unwritten log rows to the front of the buffer after a failed flush."""

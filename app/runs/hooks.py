@@ -11,8 +11,12 @@ from .service import enqueue, wake_executor
 log = logging.getLogger(__name__)
 
 
-def after_run_finished(app, run_id):
+def after_run_finished(app, run_id, job_id, status):
+    """Queue dependents of a success and notify; costs no query when neither applies."""
+    from ..dashboard.notifications import wants_notification
     with app.app_context():
+        if not (status == "succeeded" and dependents_of(job_id)) and not wants_notification(job_id, status):
+            return
         run = db.session.get(Run, run_id)
         if run is None:
             return

@@ -1,39 +1,24 @@
-"""The DB-row lock per lock key: atomic conditional UPDATEs, a heartbeat, stale takeover."""
-from dataclasses import dataclass
-from typing import Optional
+"""The DB-row lock per lock key: taken by an atomic conditional UPDATE, kept by a heartbeat,
+freed by its holder, or by any executor's reaper once the heartbeat is stale."""
+from sqlalchemy import and_, select, update
 
-from sqlalchemy import and_, or_, select, update
-
-from ..db import insert_ignore
+from ..db import insert_ignore, utcnow
 from .models import Run, RunLock
 
 locks = RunLock.__table__
 runs = Run.__table__
 
 
-@dataclass
-class LockResult:
-    acquired: bool
-    holder_run_id: Optional[int] = None
-    took_over_run_id: Optional[int] = None
-
-
-def acquire(conn, key, run_id, owner, now, stale_before) -> LockResult:
-    """Take the lock for run_id if free or stale; a stale holder's run is marked failed."""
-    conn.execute(insert_ignore(locks, conn).values(key=key))
-    holder = conn.execute(select(locks.c.run_id, locks.c.heartbeat_at).where(locks.c.key == key)).one()
-    claimed = conn.execute(
-        update(locks)
-        .where(locks.c.key == key)
-        .where(or_(locks.c.run_id.is_(None), locks.c.heartbeat_at < stale_before))
+def acquire(conn, key, run_id, owner) -> bool:
+    """Take the lock for run_id if nobody holds it."""
+    exists = conn.execute(select(locks.c.key).where(locks.c.key == key)).first()
+    if exists is None:  # only the first use of a key inserts (an insert would wait on a busy row)
+        conn.execute(insert_ignore(locks, conn).values(key=key))
+    now = utcnow()
+    return bool(conn.execute(
+        update(locks).where(and_(locks.c.key == key, locks.c.run_id.is_(None)))
         .values(run_id=run_id, owner=owner, acquired_at=now, heartbeat_at=now)
-    ).rowcount
-    if not claimed:
-        return LockResult(False, holder_run_id=holder.run_id)
-    took_over = holder.run_id if holder.run_id not in (None, run_id) else None
-    if took_over:
-        mark_runner_lost(conn, took_over, now)
-    return LockResult(True, took_over_run_id=took_over)
+    ).rowcount)
 
 
 def mark_runner_lost(conn, run_id, now):
@@ -46,7 +31,7 @@ def mark_runner_lost(conn, run_id, now):
 
 
 def heartbeat(conn, key, run_id, now) -> bool:
-    """Refresh the lock's heartbeat; False means the lock was taken over."""
+    """Refresh the lock's heartbeat; False means the lock was taken from us."""
     return bool(conn.execute(
         update(locks).where(and_(locks.c.key == key, locks.c.run_id == run_id)).values(heartbeat_at=now)
     ).rowcount)
@@ -59,13 +44,16 @@ def release(conn, key, run_id):
     )
 
 
-def release_stale(conn, now, stale_before):
-    """Free every stale lock and fail its run: what `flask runs reconcile` does."""
+def release_stale(conn, now, stale_before, alive=()):
+    """Free every stale lock and fail its run; `alive` are run ids the caller is executing right now."""
     stale = conn.execute(
         select(locks.c.key, locks.c.run_id)
         .where(and_(locks.c.run_id.is_not(None), locks.c.heartbeat_at < stale_before))
     ).all()
+    freed = []
     for key, run_id in stale:
+        if run_id in alive:
+            continue
         released = conn.execute(
             update(locks).where(and_(locks.c.key == key, locks.c.run_id == run_id,
                                      locks.c.heartbeat_at < stale_before))
@@ -73,4 +61,5 @@ def release_stale(conn, now, stale_before):
         ).rowcount
         if released:
             mark_runner_lost(conn, run_id, now)
-    return [run_id for _, run_id in stale]
+            freed.append(run_id)
+    return freed

@@ -10,8 +10,8 @@ from ..db import utcnow
 from ..extensions import db
 from ..dashboard import settings
 from . import lock
-from .models import TERMINAL, Run, RunLog, ScheduleFire, WorkerProcess
-from .registry import job
+from .models import TERMINAL, Run, RunLock, RunLog, ScheduleFire, WorkerProcess
+from .registry import _REGISTRY, job
 
 PURGE_BATCH = 5000
 
@@ -53,22 +53,46 @@ def reconcile_runs_job(ctx):
         ctx.log.warning("run=%s marked failed: runner lost", run_id)
 
 
-def reconcile_runs():
-    """Fail running runs with a stale heartbeat (or a dead pid on this host); free their locks."""
+def reconcile_runs(alive=()):
+    """Fail lost runs and free their locks; fail queued runs that waited past their job's time limit.
+
+    A run is lost when its heartbeat is older than the stale limit, or when its process is
+    gone from this host and it has missed heartbeats (a pid alone could be another
+    container's). `alive`: run ids the caller is executing right now.
+    """
     now = utcnow()
-    stale_before = now - timedelta(seconds=current_app.config["LOCK_STALE_SECONDS"])
+    config = current_app.config
+    stale_before = now - timedelta(seconds=config["LOCK_STALE_SECONDS"])
+    missed_before = now - timedelta(seconds=3 * config["HEARTBEAT_SECONDS"])
     with db.engine.begin() as conn:
-        lost = set(lock.release_stale(conn, now, stale_before))
+        lost = set(lock.release_stale(conn, now, stale_before, alive))
         runs = Run.__table__
         candidates = conn.execute(select(runs.c.id, runs.c.host, runs.c.pid, runs.c.heartbeat_at, runs.c.lock_key)
                                   .where(runs.c.status == "running")).all()
         for row in candidates:
-            dead_here = row.host == socket.gethostname() and row.pid and not _pid_alive(row.pid)
+            if row.id in alive:
+                continue
+            missed = row.heartbeat_at is None or row.heartbeat_at < missed_before
+            dead_here = missed and row.host == socket.gethostname() and row.pid and not _pid_alive(row.pid)
             stale = row.heartbeat_at is None or row.heartbeat_at < stale_before
             if (dead_here or stale) and lock.mark_runner_lost(conn, row.id, now):
                 lock.release(conn, row.lock_key, row.id)
                 lost.add(row.id)
+        _fail_long_lock_waits(conn, now)
     return sorted(lost)
+
+
+def _fail_long_lock_waits(conn, now):
+    """A queued run whose lock has been held longer than its own time limit gives up, saying by whom."""
+    runs, locks = Run.__table__, RunLock.__table__
+    waiting = conn.execute(select(runs.c.id, runs.c.job_id, runs.c.queued_at, locks.c.run_id)
+                           .join(locks, locks.c.key == runs.c.lock_key)
+                           .where(runs.c.status == "queued", locks.c.run_id.is_not(None))).all()
+    for run_id, job_id, queued_at, holder in waiting:
+        job_def = _REGISTRY.get(job_id)
+        if job_def and (now - queued_at).total_seconds() > job_def.timeout:
+            conn.execute(update(runs).where(runs.c.id == run_id, runs.c.status == "queued")
+                         .values(status="failed", reason=f"lock held by run {holder}", finished_at=now))
 
 
 def _pid_alive(pid):

@@ -111,7 +111,7 @@ def test_jobs_sharing_a_lock_never_run_at_once(app, executor):
         assert db.session.get(RunLock, "tests.shared").run_id is None
 
 
-def test_stale_lock_is_taken_over_and_its_run_marked_runner_lost(app, executor):
+def test_stale_lock_is_freed_by_the_reaper_and_its_run_marked_runner_lost(app, executor):
     with app.app_context():
         old = utcnow() - timedelta(minutes=5)
         dead = Run(job_id="tests.forever", lock_key="tests.forever", trigger="manual", status="running",
@@ -122,11 +122,9 @@ def test_stale_lock_is_taken_over_and_its_run_marked_runner_lost(app, executor):
         db.session.commit()
         dead_id = dead.id
     run_id, _ = queue(app, "tests.forever")
-    wait_status(app, run_id, "running")
+    wait_status(app, run_id, "running", timeout=2 * app.config["LOCK_STALE_SECONDS"] + 5)
     lost = get_run(app, dead_id)
     assert (lost.status, lost.reason) == ("failed", "runner lost")
-    wait_for(lambda: any("taken over from stale run" in m for m in log_messages(app, run_id)),
-             message="takeover logged")
     with app.app_context():
         assert db.session.get(RunLock, "tests.forever").run_id == run_id
         from app.runs.service import cancel
@@ -135,15 +133,18 @@ def test_stale_lock_is_taken_over_and_its_run_marked_runner_lost(app, executor):
     wait_status(app, run_id, "cancelled")
 
 
-def test_a_fresh_lock_is_not_taken(app):
+def test_a_held_lock_is_not_taken_until_released_or_stale(app):
     with app.app_context(), db.engine.begin() as conn:
         now = utcnow()
-        assert lock.acquire(conn, "k", 1, "a", now, now - timedelta(seconds=60)).acquired
-        second = lock.acquire(conn, "k", 2, "b", now, now - timedelta(seconds=60))
-        assert not second.acquired and second.holder_run_id == 1
+        assert lock.acquire(conn, "k", 1, "a")
+        assert not lock.acquire(conn, "k", 2, "b")
         assert lock.heartbeat(conn, "k", 1, now) and not lock.heartbeat(conn, "k", 2, now)
+        assert lock.release_stale(conn, now, now - timedelta(seconds=60)) == [], "a fresh lock is not stale"
         lock.release(conn, "k", 1)
-        assert lock.acquire(conn, "k", 2, "b", now, now - timedelta(seconds=60)).acquired
+        assert lock.acquire(conn, "k", 2, "b")
+        later = now + timedelta(minutes=5)
+        assert lock.release_stale(conn, later, later - timedelta(seconds=60)) == [2]
+        assert lock.acquire(conn, "k", 3, "c")
 
 
 def test_run_whose_lock_was_taken_over_stops_as_lost(app, executor):
