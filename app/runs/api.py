@@ -140,9 +140,9 @@ def events():
     for run in runs:
         if run.finished_at and run.finished_at > window:
             items.append({"key": f"{run.id}:end", "kind": "finished", "message": outcome_sentence(run),
-                          **_brief(run)})
+                          "at": iso(run.finished_at), **_brief(run)})
         elif run.started_at and run.started_at > window:
-            items.append({"key": f"{run.id}:start", "kind": "started",
+            items.append({"key": f"{run.id}:start", "kind": "started", "at": iso(run.started_at),
                           "message": f"{run_json(run)['title']} started ({run.trigger})", **_brief(run)})
     return jsonify(now=iso(now), events=items)
 

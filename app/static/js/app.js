@@ -47,9 +47,9 @@
   const kindOf = (status) => ({ succeeded: "success", failed: "danger", cancelled: "warning" }[status] || "secondary");
 
   // --- data area refresh ---------------------------------------------------
+  // Swap in the page's fresh data area; never a full reload, which would drop the toasts.
   async function refreshDataArea() {
     const area = document.getElementById("data-area");
-    if (body.dataset.reloadOnRunFinish && !area) { window.location.reload(); return; }
     if (!area) return;
     const url = body.dataset.panelsUrl || window.location.href;
     const res = await fetch(url, { credentials: "same-origin" });
@@ -132,6 +132,7 @@
 
   // --- events: toasts for runs started/finished anywhere ---------------------
   let cursor = body.dataset.serverNow;
+  const renderedAt = body.dataset.serverNow; // what ended before the page was rendered, the page shows
   const seen = new Set();
   async function pollEvents() {
     try {
@@ -141,12 +142,13 @@
       for (const ev of data.events.slice().reverse()) {
         if (seen.has(ev.key)) continue;
         seen.add(ev.key);
+        if (ev.at && ev.at < renderedAt) continue;
         if (ownedRuns.has(ev.id)) continue;
         if (ev.kind === "finished") finished = true;
         if (String(ev.id) === body.dataset.runId) continue; // this page shows it already
         toast(ev.message, ev.kind === "started" ? "info" : kindOf(ev.status), ev.url);
       }
-      if (finished && (body.dataset.panelsUrl || body.dataset.reloadOnRunFinish)) refreshDataArea();
+      if (finished && (body.dataset.panelsUrl || body.dataset.refreshOnRunFinish)) refreshDataArea();
     } catch (err) { /* a missed poll is retried on the next tick */ }
     setTimeout(pollEvents, EVENTS_MS);
   }
