@@ -27,63 +27,62 @@ def _scheduler_jobs(service):
     return {job.id: str(job.trigger) for job in service.scheduler.get_jobs()}
 
 
-def test_scheduler_follows_the_schedules_table(app):
-    service = SchedulerService(app)
-    service.scheduler.start(paused=True)
-    try:
-        with app.app_context():
-            schedule = save(None, job_id="tests.noop", cron="0 2 * * *")
-            db.session.commit()
-            key = f"{PREFIX}{schedule.id}"
-            plan = service.reconcile()
-            assert plan.add == [key] and "hour='2'" in _scheduler_jobs(service)[key]
-
-            assert service.reconcile().unchanged == [key]
-
-            save(schedule, job_id="tests.noop", cron="30 4 * * 1-5")
-            db.session.commit()
-            plan = service.reconcile()
-            assert plan.reschedule == [key]
-            assert "day_of_week='mon,tue,wed,thu,fri'" in _scheduler_jobs(service)[key]
-
-            schedule.enabled = False
-            db.session.commit()
-            assert service.reconcile().remove == [key] and key not in _scheduler_jobs(service)
-
-            schedule.enabled = True
-            db.session.commit()
-            assert service.reconcile().add == [key]
-
-            from app.dashboard import settings
-            settings.put("disabled_jobs", ["tests.noop"])
-            db.session.commit()
-            assert service.reconcile().remove == [key], "a disabled job's schedules do not fire"
-            settings.put("disabled_jobs", [])
-            db.session.commit()
-            service.reconcile()
-
-            db.session.delete(db.session.get(Schedule, schedule.id))
-            db.session.commit()
-            assert service.reconcile().remove == [key] and not _scheduler_jobs(service)
-    finally:
-        service.scheduler.shutdown(wait=False)
+@pytest.fixture
+def service(app):
+    """A scheduler that never fires (paused): these tests look at what it holds."""
+    scheduler = SchedulerService(app)
+    scheduler.scheduler.start(paused=True)
+    yield scheduler
+    scheduler.scheduler.shutdown(wait=False)
 
 
-def test_business_timezone_change_reschedules_schedules_without_their_own(app):
-    service = SchedulerService(app)
-    service.scheduler.start(paused=True)
-    try:
-        with app.app_context():
-            schedule = save(None, job_id="tests.noop", cron="0 2 * * *")
-            db.session.commit()
-            service.reconcile()
-            from app.dashboard import settings
-            settings.put("business_timezone", "Asia/Dhaka")
-            db.session.commit()
-            assert service.reconcile().reschedule == [f"{PREFIX}{schedule.id}"]
-            assert "Asia/Dhaka" in str(service.scheduler.get_job(f"{PREFIX}{schedule.id}").trigger.timezone)
-    finally:
-        service.scheduler.shutdown(wait=False)
+def test_scheduler_follows_the_schedules_table(app, service):
+    with app.app_context():
+        schedule = save(None, job_id="tests.noop", cron="0 2 * * *")
+        db.session.commit()
+        key = f"{PREFIX}{schedule.id}"
+        plan = service.reconcile()
+        assert plan.add == [key] and "hour='2'" in _scheduler_jobs(service)[key]
+
+        assert service.reconcile().unchanged == [key]
+
+        save(schedule, job_id="tests.noop", cron="30 4 * * 1-5")
+        db.session.commit()
+        plan = service.reconcile()
+        assert plan.reschedule == [key]
+        assert "day_of_week='mon,tue,wed,thu,fri'" in _scheduler_jobs(service)[key]
+
+        schedule.enabled = False
+        db.session.commit()
+        assert service.reconcile().remove == [key] and key not in _scheduler_jobs(service)
+
+        schedule.enabled = True
+        db.session.commit()
+        assert service.reconcile().add == [key]
+
+        from app.dashboard import settings
+        settings.put("disabled_jobs", ["tests.noop"])
+        db.session.commit()
+        assert service.reconcile().remove == [key], "a disabled job's schedules do not fire"
+        settings.put("disabled_jobs", [])
+        db.session.commit()
+        service.reconcile()
+
+        db.session.delete(db.session.get(Schedule, schedule.id))
+        db.session.commit()
+        assert service.reconcile().remove == [key] and not _scheduler_jobs(service)
+
+
+def test_business_timezone_change_reschedules_schedules_without_their_own(app, service):
+    with app.app_context():
+        schedule = save(None, job_id="tests.noop", cron="0 2 * * *")
+        db.session.commit()
+        service.reconcile()
+        from app.dashboard import settings
+        settings.put("business_timezone", "Asia/Dhaka")
+        db.session.commit()
+        assert service.reconcile().reschedule == [f"{PREFIX}{schedule.id}"]
+        assert "Asia/Dhaka" in str(service.scheduler.get_job(f"{PREFIX}{schedule.id}").trigger.timezone)
 
 
 def test_a_fire_recorded_twice_makes_one_run(app):
