@@ -163,10 +163,6 @@ class PageErrors:
     def __init__(self):
         self.items = []
 
-    def besides_favicon(self):
-        """All but the favicon 404 (asserted once, in test_pages, so other tests stay focused)."""
-        return [e for e in self.items if "/favicon.ico" not in e]
-
     def watch(self, page):
         page.on("console", lambda msg: msg.type == "error" and self.items.append(
             f"console: {msg.text} @ {msg.location.get('url', '')}"))

@@ -1,6 +1,5 @@
 """Helpers shared by the browser tests (imported by conftest.py and the test modules)."""
-import re
-import time
+from tests.conftest import wait_for
 
 ADMIN = ("admin", "admin-password-1")
 VIEWER = ("viewer", "viewer-password-1")
@@ -14,6 +13,9 @@ def login(page, username, password):
     page.click("button[type=submit]")
     page.wait_for_selector("#current-user")
     assert page.locator("#current-user").inner_text() == username
+    # app.js asks GET /api/refresh on load whether a refresh is in flight (and then tracks it):
+    # let that settle so a later click starts from a known state.
+    page.wait_for_load_state("networkidle")
 
 
 def csrf_post(page, url, payload=None):
@@ -30,14 +32,7 @@ def csrf_post(page, url, payload=None):
 
 def wait_until(predicate, timeout=15.0, interval=0.1, message="condition"):
     """Poll a server-side condition (e.g. a DB row) with a bound; for waits outside the page."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
-        time.sleep(interval)
+    return wait_for(predicate, timeout=timeout, interval=interval, message=message)
 
 
 def runs_since(server, after_id, job_id=None):
@@ -59,7 +54,6 @@ def wait_no_active_runs(server, timeout=30):
 
 
 TOAST = ".syncdeck-toast"
-NUM_PROGRESS = re.compile(r"\d[\d,]*/\d[\d,]*")
 
 # Installed in every context: records every text the Refresh Data button shows and every toast
 # added, so short-lived states (a progress frame, an auto-hidden toast) can still be asserted.

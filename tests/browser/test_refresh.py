@@ -54,11 +54,6 @@ def test_refresh_button_busy_progress_toast_and_reset(admin_page, live_server, p
     run_id = body["runs"][0]["id"]
     assert body["created"] == [run_id]
 
-    # Live progress, visible on screen while the run is going ("Refreshing… 30/50").
-    page.wait_for_function(
-        "() => /^Refreshing… \\d[\\d,]*\\/\\d[\\d,]*$/.test(document.getElementById('refresh-text').textContent)",
-        timeout=10_000)
-
     toast = page.locator(TOAST, has_text="Refreshed 50 items in")
     expect(toast).to_be_visible(timeout=15_000)
     expect(toast).to_have_text(OUTCOME)
@@ -74,10 +69,15 @@ def test_refresh_button_busy_progress_toast_and_reset(admin_page, live_server, p
     texts = refresh_texts(page)
     assert texts[0] == "Refresh Data" and texts[-1] == "Refresh Data", texts
     assert texts[1].startswith("Refreshing"), texts
-    assert any(PROGRESS.match(t) for t in texts), texts
+    # Live progress "Refreshing… n/50" from the run's own numbers. Asserted from the recorder, not
+    # from the screen: tests.sleepy lasts 1 s and the button polls every 0.8 s, so a frame painted
+    # mid-run is likely but not certain under load (the last poll's "50/50" is always set, then
+    # replaced by the finish in the same task).
+    frames = [t for t in texts if PROGRESS.match(t)]
+    assert frames and frames[-1] == "Refreshing… 50/50", texts
     assert "✓ Refresh Data" in texts, texts
 
-    rows = runs_since(live_server, before)
+    rows = runs_since(live_server, before, "tests.sleepy")  # system jobs run on schedules
     assert [(r[0], r[1], r[2], r[3]) for r in rows] == [(run_id, "tests.sleepy", "succeeded", "refresh")]
 
     # The events poll must not toast this run a second time (the button already did): wait for
@@ -89,13 +89,16 @@ def test_refresh_button_busy_progress_toast_and_reset(admin_page, live_server, p
     about_run = [t for t in toasts_seen(page)
                  if t["link"] == f"/runs/{run_id}" or (t["link"] is None and "Refreshed 50 items" in t["text"])]
     assert len(about_run) == 1, toasts_seen(page)
-    assert page_errors.besides_favicon() == []
+    assert page_errors.items == []
 
 
 def test_two_users_clicking_together_share_one_run(new_page, live_server, page_errors):
     first, second = new_page(ADMIN), new_page(ADMIN)
     wait_no_active_runs(live_server)
     before = max_run_id(live_server)
+    for page in (first, second):
+        expect(page.locator("#refresh-btn")).to_be_enabled()
+        expect(page.locator("#refresh-text")).to_have_text("Refresh Data")
 
     with first.expect_response(is_refresh_post) as r1, second.expect_response(is_refresh_post) as r2:
         first.locator("#refresh-btn").click()
@@ -112,9 +115,9 @@ def test_two_users_clicking_together_share_one_run(new_page, live_server, page_e
         button_toast = page.locator(TOAST, has_text="Refreshed 50 items in").filter(has_not=page.locator("a"))
         expect(button_toast).to_be_visible(timeout=15_000)
         expect(page.locator("#refresh-text")).to_have_text("Refresh Data", timeout=10_000)
-    rows = runs_since(live_server, before)
+    rows = runs_since(live_server, before, "tests.sleepy")  # system jobs run on schedules
     assert [(r[0], r[2]) for r in rows] == [(ids1[0], "succeeded")], rows
-    assert page_errors.besides_favicon() == []
+    assert page_errors.items == []
 
 
 def test_burst_of_refresh_posts_enqueues_one_run(admin_page, live_server):

@@ -91,4 +91,4 @@ def test_run_page_tails_log_and_stops_polling(admin_page, live_server, page_erro
             pass
     assert len(log_requests) <= 2, log_requests
     assert [t for t in toasts_seen(page) if f"/runs/{run_id}" == t["link"] or "200 items" in t["text"]] == []
-    assert page_errors.besides_favicon() == []
+    assert page_errors.items == []
