@@ -19,8 +19,9 @@ def noop(ctx):
     """Does nothing (engine throughput)."""
 
 
+# The browser tests slow the refresh down (SLEEPY_DELAY) so a mid-run progress frame is on screen.
 @job("tests.sleepy", title="Sleepy", connector="tests", refresh=True, freshness=True,
-     params=(Param("steps", "int", 5), Param("delay", "float", 0.2)))
+     params=(Param("steps", "int", 5), Param("delay", "float", float(os.environ.get("SLEEPY_DELAY", 0.2)))))
 def sleepy(ctx):
     """Logs and reports progress step by step."""
     steps, delay = ctx.params["steps"], ctx.params["delay"]

@@ -99,7 +99,8 @@ def live_server(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "FLASK_APP")}
     env.update(DATABASE_URL=f"sqlite:///{db_path}", EXTRA_JOB_MODULES="tests.jobs",
                EXECUTOR_POLL_SECONDS="0.1", HEARTBEAT_SECONDS="0.3", SCHEDULER_RECONCILE_SECONDS="1",
-               SECRET_KEY="browser-tests-fixed-secret", PYTHONUNBUFFERED="1")
+               SECRET_KEY="browser-tests-fixed-secret", PYTHONUNBUFFERED="1",
+               SLEEPY_DELAY="0.5")  # a 2.5 s refresh: the button's 0.8 s polls paint mid-run progress
 
     setup_env = dict(env, SYNCDECK_NO_ENGINE="1")
     _flask(["db", "upgrade"], setup_env)
