@@ -1,0 +1,574 @@
+"""Flask app for the fake UISP CRM API v1.0, plus the /__fake/ test controls."""
+import datetime as _dt
+import json
+import random
+import threading
+import time
+from collections import Counter
+
+from flask import Flask, Response, request
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from . import data as D
+from .data import (C_ACTIVE, C_ARCH, C_COMPANY, C_CREDIT, C_FIRST, C_GRACE, C_ID, C_LAST, C_REG, C_TYPE,
+                   C_VIP, I_CLIENT, I_CREATED, I_DUE, I_ID, I_PAID, I_STATUS, I_TOTAL, P_AMOUNT, P_CLIENT,
+                   P_COVERS, P_CREATED, P_CREDIT, P_EXTRA, P_ID, P_METHOD, S_CLIENT, S_FROM, S_ID, S_PLAN,
+                   S_PRICE, S_STATUS, S_TO, Dataset)
+
+BASE = "/crm/api/v1.0"
+ORG_NAME = "Syncdeck Demo ISP"
+
+
+class NoDelayHandler(WSGIRequestHandler):
+    """Keep-alive without the ~40 ms Nagle/delayed-ACK stall per request."""
+    disable_nagle_algorithm = True
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):   # quiet
+        pass
+
+
+def money(c):
+    return round(c / 100.0, 2)
+
+
+def _json(obj, status=200, headers=None):
+    return Response(json.dumps(obj, separators=(",", ":")), status=status, mimetype="application/json",
+                    headers=headers)
+
+
+def err(code, message, errors=None):
+    body = {"code": code, "message": message}
+    if errors is not None:
+        body["errors"] = errors
+    return _json(body, code)
+
+
+class BadRequest(Exception):
+    pass
+
+
+def _int(name, default=None, minimum=0):
+    v = request.args.get(name)
+    if v is None or v == "":
+        return default
+    try:
+        n = int(v)
+    except ValueError:
+        raise BadRequest(name)
+    if n < minimum:
+        raise BadRequest(name)
+    return n
+
+
+def _int_list(name, allowed):
+    out = []
+    for v in request.args.getlist(name + "[]") + request.args.getlist(name):
+        try:
+            n = int(v)
+        except ValueError:
+            raise BadRequest(name)
+        if n not in allowed:
+            raise BadRequest(name)
+        out.append(n)
+    return out
+
+
+def _date(name):
+    v = request.args.get(name)
+    if not v:
+        return None
+    try:
+        return _dt.datetime.strptime(v, "%Y-%m-%d").date().toordinal()
+    except ValueError:
+        raise BadRequest(name)
+
+
+def _choice(name, allowed, default):
+    v = request.args.get(name)
+    if v is None or v == "":
+        return default
+    if v not in allowed:
+        raise BadRequest(name)
+    return v
+
+
+def _page(items):
+    offset = _int("offset", 0)
+    limit = _int("limit", None)
+    if limit is None:
+        return items[offset:]
+    return items[offset:offset + limit]
+
+
+class FakeState:
+    def __init__(self, dataset):
+        self.ds = dataset
+        self.lock = threading.RLock()
+        self.faults = {}
+        self.fault_counter = 0
+        self.stats = Counter()
+        self.cache = {}
+        self.rng = random.Random(dataset.seed)
+
+    def cached(self, key, build):
+        with self.lock:
+            hit = self.cache.get(key)
+            if hit and hit[0] == self.ds.version:
+                return hit[1]
+            value = build()
+            if len(self.cache) > 64:
+                self.cache.clear()
+            self.cache[key] = (self.ds.version, value)
+            return value
+
+
+# ------------------------------------------------------------------------ renderers
+def render_client(ds, c):
+    cid = c[C_ID]
+    first, last = D.FIRST[c[C_FIRST]], D.LAST[c[C_LAST]]
+    company = D.COMPANIES[c[C_COMPANY]] if c[C_COMPANY] >= 0 else None
+    invs = ds.invoices_of(cid)
+    outstanding = sum(i[I_TOTAL] - i[I_PAID] for i in invs if i[I_STATUS] in (1, 2))
+    overdue = any(i[I_STATUS] in (1, 2) and i[I_DUE] < ds.anchor for i in invs)
+    suspended = any(s[S_STATUS] == 3 for s in ds.services_of(cid))
+    email = "%s.%s%d@example.com" % (first.lower(), last.lower().replace(" ", "").replace("'", ""), cid)
+    contacts = [{"id": cid * 10 + 1, "clientId": cid, "email": email, "phone": "+27 82 %03d %04d" % (cid % 1000, cid % 10000),
+                 "name": "%s %s" % (first, last), "isBilling": True, "isContact": True,
+                 "types": [{"id": 1, "name": "Billing"}, {"id": 2, "name": "General"}]}]
+    if company and cid % 2 == 0:
+        contacts.append({"id": cid * 10 + 2, "clientId": cid, "email": "accounts%d@example.com" % cid, "phone": "",
+                         "name": "Accounts", "isBilling": True, "isContact": False,
+                         "types": [{"id": 1, "name": "Billing"}]})
+    attrs = []
+    if c[C_VIP]:
+        attrs.append({"id": cid * 10 + 1, "clientId": cid, "customAttributeId": 1, "name": "VIP", "key": "vip",
+                      "value": "1" if c[C_VIP] == 2 else "0", "clientZoneVisible": False})
+    if c[C_GRACE]:
+        attrs.append({"id": cid * 10 + 2, "clientId": cid, "customAttributeId": 2, "name": "Grace Payment Day",
+                      "key": "gracePaymentDay", "value": str(c[C_GRACE]), "clientZoneVisible": False})
+    credit = c[C_CREDIT]
+    return {
+        "id": cid, "userIdent": "ABC%d" % (1000 + cid), "previousIsp": None, "isLead": False,
+        "clientType": c[C_TYPE], "companyName": company, "companyRegistrationNumber": None, "companyTaxId": None,
+        "companyWebsite": None, "companyContactFirstName": first if company else None,
+        "companyContactLastName": last if company else None, "firstName": first, "lastName": last,
+        "street1": "%d Main Road" % (cid % 300 + 1), "street2": None, "city": "Cape Town", "countryId": 203,
+        "stateId": None, "zipCode": "%04d" % (7000 + cid % 999),
+        "fullAddress": "%d Main Road, Cape Town, South Africa" % (cid % 300 + 1),
+        "invoiceAddressSameAsContact": True, "note": None, "sendInvoiceByPost": None, "invoiceMaturityDays": 14,
+        "stopServiceDue": True, "stopServiceDueDays": 0, "organizationId": 1, "organizationName": ORG_NAME,
+        "registrationDate": D.fmt_day(c[C_REG]), "username": email if c[C_ACTIVE] else None,
+        "avatarColor": "#FFC107", "isActive": bool(c[C_ACTIVE]), "contacts": contacts, "attributes": attrs,
+        "accountBalance": money(credit - outstanding), "accountCredit": money(credit),
+        "accountOutstanding": money(outstanding), "currencyCode": "ZAR", "bankAccounts": [],
+        "tags": [{"id": 1, "name": "VIP", "colorBackground": "#000000", "colorText": "#ffffff"}] if c[C_VIP] == 2 else [],
+        "invitationEmailSentDate": None, "isArchived": bool(c[C_ARCH]), "usesProforma": False,
+        "hasOverdueInvoice": overdue, "hasOutage": False, "hasSuspendedService": suspended,
+        "hasServiceWithoutDevices": False, "leadConvertedAt": None, "hasPaymentSubscription": False,
+        "hasAutopayCreditCard": False,
+    }
+
+
+def render_service(ds, s):
+    name, plan_price = D.PLANS[s[S_PLAN]]
+    periods = [{"id": p[0], "startDate": D.fmt_day(p[1]), "endDate": D.fmt_day(p[2])}
+               for p in ds.periods.get(s[S_ID], [])]
+    open_ = any(p[2] is None for p in ds.periods.get(s[S_ID], []))
+    return {
+        "id": s[S_ID], "servicePlanId": s[S_PLAN] + 1, "clientId": s[S_CLIENT], "status": s[S_STATUS],
+        "prepaid": False, "servicePlanPeriodId": s[S_PLAN] * 10 + 1, "activeFrom": D.fmt_day(s[S_FROM]),
+        "activeTo": D.fmt_day(s[S_TO]), "name": name, "price": money(s[S_PRICE]), "note": None,
+        "invoicingStart": D.fmt_day(s[S_FROM]), "invoicingPeriodType": 2, "invoicingPeriodStartDay": 1,
+        "contractLengthType": 1, "discountType": 0, "hasIndividualPrice": False,
+        "totalPrice": money(round(s[S_PRICE] * 1.15)), "servicePlanName": name,
+        "servicePlanPrice": money(plan_price), "servicePlanPeriod": 1, "servicePlanType": "Internet",
+        "currencyCode": "ZAR", "hasOutage": False, "lastInvoicedDate": None, "attributes": [],
+        "suspensionReasonId": 1 if open_ else None, "suspensionPeriods": periods, "surcharges": [],
+    }
+
+
+def render_invoice(ds, i):
+    c = ds.clients[i[I_CLIENT] - 1]
+    total, paid = i[I_TOTAL], i[I_PAID]
+    return {
+        "id": i[I_ID], "clientId": i[I_CLIENT],
+        "number": "%d%06d" % (_dt.date.fromordinal(i[I_CREATED]).year, i[I_ID]),
+        "createdDate": D.fmt_day(i[I_CREATED]), "emailSentDate": D.fmt_day(i[I_CREATED]), "maturityDays": 14,
+        "notes": None, "adminNotes": None, "organizationName": ORG_NAME,
+        "clientFirstName": D.FIRST[c[C_FIRST]], "clientLastName": D.LAST[c[C_LAST]],
+        "clientCompanyName": D.COMPANIES[c[C_COMPANY]] if c[C_COMPANY] >= 0 else None,
+        "proforma": i[I_STATUS] == 5, "payAutomatically": False,
+        "dueDate": D.fmt_day(i[I_DUE]), "taxableSupplyDate": D.fmt_day(i[I_CREATED]),
+        "items": [], "subtotal": money(total), "taxes": [], "total": money(total), "amountPaid": money(paid),
+        "amountToPay": money(total - paid), "totalUntaxed": money(total), "totalDiscount": 0.0,
+        "totalTaxAmount": 0.0, "currencyCode": "ZAR", "status": i[I_STATUS], "paymentCovers": [],
+        "uncollectible": False, "proformaInvoiceId": None, "generatedInvoiceId": None, "attributes": [],
+        "appliedVatReverseCharge": False,
+    }
+
+
+def render_payment(ds, p):
+    extra = p[P_EXTRA] or {}
+    return {
+        "id": p[P_ID], "currencyCode": "ZAR", "receiptSentDate": None,
+        "paymentCovers": [{"id": cv[0], "paymentId": p[P_ID], "creditNoteId": None, "invoiceId": cv[1],
+                           "refundId": None, "amount": money(cv[2])} for cv in p[P_COVERS]],
+        "creditAmount": money(p[P_CREDIT]), "attributes": [], "clientId": p[P_CLIENT],
+        "methodId": D.METHODS[p[P_METHOD]], "checkNumber": extra.get("checkNumber"),
+        "createdDate": D.fmt_epoch(p[P_CREATED]), "amount": money(p[P_AMOUNT]),
+        "note": extra.get("note", "Payment %d" % p[P_ID]), "providerName": extra.get("providerName"),
+        "providerPaymentId": extra.get("providerPaymentId"),
+        "providerPaymentTime": extra.get("providerPaymentTime"), "userId": extra.get("userId"),
+    }
+
+
+# ------------------------------------------------------------------------ app
+def create_fake_app(dataset, app_key, read_only_key=None):
+    app = Flask("uisp_fake")
+    st = FakeState(dataset)
+    app.config["FAKE_STATE"] = st
+
+    def ds():
+        return st.ds
+
+    @app.before_request
+    def _gate():
+        path = request.path
+        with st.lock:
+            st.stats[path] += 1
+        if not path.startswith(BASE):
+            return None
+        f = st.faults
+        if f and path.startswith(f.get("fail_path_prefix") or BASE):
+            with st.lock:
+                st.fault_counter += 1
+                n = st.fault_counter
+                roll = st.rng.random()
+            if f.get("latency_ms"):
+                time.sleep(f["latency_ms"] / 1000.0)
+            if f.get("timeout_ms"):
+                time.sleep(f["timeout_ms"] / 1000.0)
+            if f.get("fail_at_request") and n == int(f["fail_at_request"]):
+                return err(500, "Internal server error.")
+            if f.get("error_rate") and roll < float(f["error_rate"]):
+                status = int(f.get("error_status") or 500)
+                if status == 429:
+                    r = err(429, "Too Many Requests.")
+                    r.headers["Retry-After"] = "1"
+                    return r
+                return err(status, "Internal server error.")
+        key = request.headers.get("X-Auth-App-Key")
+        if key is None or key not in (app_key, read_only_key):
+            return err(401, "User authentication failed.")
+        if key == read_only_key and key != app_key and request.method not in ("GET", "HEAD"):
+            return err(403, "Forbidden.")
+        return None
+
+    @app.after_request
+    def _malformed(resp):
+        f = st.faults
+        if (f.get("malformed_json") and request.path.startswith(f.get("fail_path_prefix") or BASE)
+                and resp.mimetype == "application/json"):
+            body = resp.get_data()
+            resp.set_data(body[: max(1, len(body) // 2)] + b"<!-- upstream proxy error")
+        return resp
+
+    @app.errorhandler(BadRequest)
+    def _bad(e):
+        return err(400, "Bad request.")
+
+    @app.errorhandler(404)
+    def _nf(e):
+        return err(404, "Object is not found.")
+
+    @app.errorhandler(405)
+    def _na(e):
+        return err(405, "Method not allowed.")
+
+    # ---- clients
+    @app.get(BASE + "/clients")
+    def clients():
+        d = ds()
+        archived = _int("isArchived", 0)
+        if archived not in (0, 1):
+            raise BadRequest("isArchived")
+        order = _choice("order", ("client.id", "client.registrationDate", "user.firstName", "user.lastName"),
+                        "client.id")
+        direction = _choice("direction", ("ASC", "DESC"), "ASC")
+        ident = request.args.get("userIdent")
+
+        def build():
+            rows = [c for c in d.clients if archived or not c[C_ARCH]]
+            if order == "client.registrationDate":
+                rows.sort(key=lambda c: (c[C_REG], c[C_ID]))
+            elif order == "user.firstName":
+                rows.sort(key=lambda c: (D.FIRST[c[C_FIRST]], c[C_ID]))
+            elif order == "user.lastName":
+                rows.sort(key=lambda c: (D.LAST[c[C_LAST]], c[C_ID]))
+            if direction == "DESC":
+                rows.reverse()
+            return rows
+
+        rows = st.cached(("clients", archived, order, direction), build)
+        if ident is not None:
+            rows = [c for c in rows if "ABC%d" % (1000 + c[C_ID]) == ident]
+        with st.lock:
+            return _json([render_client(d, c) for c in _page(rows)])
+
+    @app.get(BASE + "/clients/<int:cid>")
+    def client(cid):
+        c = ds().client(cid)
+        if c is None:
+            return err(404, "Object is not found.")
+        with st.lock:
+            return _json(render_client(ds(), c))
+
+    # ---- services
+    @app.get(BASE + "/clients/services")
+    def services():
+        d = ds()
+        cid = _int("clientId", None, 1)
+        statuses = _int_list("statuses", range(9))
+        if cid is not None:
+            if d.client(cid) is None:
+                return err(404, "Object is not found.")
+            rows = d.services_of(cid)
+            if statuses:
+                rows = [s for s in rows if s[S_STATUS] in statuses]
+        else:
+            key = tuple(sorted(set(statuses)))
+            rows = st.cached(("services", key),
+                             lambda: [s for s in d.services if not key or s[S_STATUS] in key])
+        with st.lock:
+            return _json([render_service(d, s) for s in _page(rows)])
+
+    @app.get(BASE + "/clients/services/<int:sid>")
+    def service(sid):
+        s = ds().service(sid)
+        if s is None:
+            return err(404, "Object is not found.")
+        with st.lock:
+            return _json(render_service(ds(), s))
+
+    @app.patch(BASE + "/clients/services/<int:sid>/suspend")
+    def suspend(sid):
+        d = ds()
+        s = d.service(sid)
+        if s is None:
+            return err(404, "Object is not found.")
+        body = request.get_json(silent=True) or {}
+        reason = body.get("suspensionReasonId")
+        if reason is not None and not isinstance(reason, int):
+            return err(422, "Validation failed.", {"suspensionReasonId": ["This value is not valid."]})
+        with st.lock:
+            if s[S_STATUS] != 1:
+                return err(422, "Validation failed.", {"status": ["Only active services can be suspended."]})
+            d.suspend(s, _dt.datetime.utcnow().date().toordinal())
+        return Response(b"", 200)
+
+    @app.patch(BASE + "/clients/services/<int:sid>/cancel-suspend")
+    def cancel_suspend(sid):
+        d = ds()
+        s = d.service(sid)
+        if s is None:
+            return err(404, "Object is not found.")
+        with st.lock:
+            if s[S_STATUS] != 3:
+                return err(422, "Validation failed.", {"status": ["Service is not suspended."]})
+            d.cancel_suspend(s)
+        return Response(b"", 200)
+
+    # ---- invoices
+    @app.get(BASE + "/invoices")
+    def invoices():
+        d = ds()
+        cid = _int("clientId", None, 1)
+        statuses = tuple(sorted(set(_int_list("statuses", range(6)))))
+        dfrom, dto = _date("createdDateFrom"), _date("createdDateTo")
+        order = _choice("order", ("createdDate", "number", "clientFirstName", "clientLastName"), "createdDate")
+        direction = _choice("direction", ("ASC", "DESC"), "ASC")
+
+        def build(base):
+            rows = [i for i in base if (not statuses or i[I_STATUS] in statuses)
+                    and (dfrom is None or i[I_CREATED] >= dfrom) and (dto is None or i[I_CREATED] <= dto)]
+            if order == "createdDate":
+                rows.sort(key=lambda i: (i[I_CREATED], i[I_ID]))
+            elif order == "number":
+                rows.sort(key=lambda i: (_dt.date.fromordinal(i[I_CREATED]).year, i[I_ID]))
+            elif order == "clientFirstName":
+                rows.sort(key=lambda i: (D.FIRST[d.clients[i[I_CLIENT] - 1][C_FIRST]], i[I_ID]))
+            else:
+                rows.sort(key=lambda i: (D.LAST[d.clients[i[I_CLIENT] - 1][C_LAST]], i[I_ID]))
+            if direction == "DESC":
+                rows.reverse()
+            return rows
+
+        if cid is not None:
+            if d.client(cid) is None:
+                return err(404, "Object is not found.")
+            rows = build(d.invoices_of(cid))
+        else:
+            rows = st.cached(("invoices", statuses, dfrom, dto, order, direction), lambda: build(d.invoices))
+        with st.lock:
+            return _json([render_invoice(d, i) for i in _page(rows)])
+
+    @app.get(BASE + "/invoices/<int:iid>")
+    def invoice(iid):
+        i = ds().invoice(iid)
+        if i is None:
+            return err(404, "Object is not found.")
+        with st.lock:
+            return _json(render_invoice(ds(), i))
+
+    # ---- payments
+    @app.get(BASE + "/payments")
+    def payments():
+        d = ds()
+        cid = _int("clientId", None, 1)
+        dfrom, dto = _date("createdDateFrom"), _date("createdDateTo")
+        order = _choice("order", ("id", "createdDate", "amount"), "createdDate")
+        direction = _choice("direction", ("ASC", "DESC"), "ASC")
+        lo = None if dfrom is None else (dfrom - D.EPOCH_ORD) * 86400
+        hi = None if dto is None else (dto + 1 - D.EPOCH_ORD) * 86400
+
+        def build(base):
+            rows = [p for p in base if (lo is None or p[P_CREATED] >= lo) and (hi is None or p[P_CREATED] < hi)]
+            if order == "createdDate":
+                rows.sort(key=lambda p: (p[P_CREATED], p[P_ID]))
+            elif order == "amount":
+                rows.sort(key=lambda p: (p[P_AMOUNT], p[P_ID]))
+            else:
+                rows.sort(key=lambda p: p[P_ID])
+            if direction == "DESC":
+                rows.reverse()
+            return rows
+
+        if cid is not None:
+            if d.client(cid) is None:
+                return err(404, "Object is not found.")
+            rows = build(d.payments_of(cid))
+        else:
+            rows = st.cached(("payments", lo, hi, order, direction), lambda: build(d.payments))
+        with st.lock:
+            return _json([render_payment(d, p) for p in _page(rows)])
+
+    @app.get(BASE + "/payments/<int:pid>")
+    def payment(pid):
+        p = ds().payment(pid)
+        if p is None:
+            return err(404, "Object is not found.")
+        with st.lock:
+            return _json(render_payment(ds(), p))
+
+    @app.post(BASE + "/payments")
+    def create_payment():
+        d = ds()
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return err(400, "Bad request.")
+        errors = {}
+        amount = body.get("amount")
+        if amount is None or amount == "":
+            errors["amount"] = ["This value should not be blank."]
+        elif isinstance(amount, bool) or not isinstance(amount, (int, float)):
+            errors["amount"] = ["This value should be a valid number."]
+        elif amount <= 0:
+            errors["amount"] = ["This value should be greater than 0."]
+        cid = body.get("clientId")
+        if cid is not None and (not isinstance(cid, int) or d.client(cid) is None):
+            errors["clientId"] = ["This value is not valid."]
+        method = body.get("methodId")
+        if method is not None and method not in D.METHODS:
+            errors["methodId"] = ["This value is not valid."]
+        ts = int(time.time())
+        if body.get("createdDate"):
+            try:
+                ts = int(_dt.datetime.strptime(body["createdDate"], "%Y-%m-%dT%H:%M:%S%z").timestamp())
+            except (ValueError, TypeError):
+                errors["createdDate"] = ["This value is not a valid datetime."]
+        inv_ids = body.get("invoiceIds") or None
+        if inv_ids is not None and not (isinstance(inv_ids, list) and all(isinstance(x, int) for x in inv_ids)):
+            errors["invoiceIds"] = ["This value is not valid."]
+        if errors:
+            return err(422, "Validation failed.", errors)
+        extra = {k: body.get(k) for k in ("note", "providerName", "providerPaymentId", "providerPaymentTime",
+                                          "checkNumber", "userId")}
+        with st.lock:
+            p = d.add_payment(cid, int(round(amount * 100)), ts, D.METHODS.index(method) if method else 0, extra,
+                              inv_ids, body.get("applyToInvoicesAutomatically", True) is not False)
+            out = render_payment(d, p)
+        return _json(out, 201, headers={"Location": "/payments/%d" % p[P_ID]})
+
+    # ---- /__fake/ controls
+    @app.post("/__fake/clients/<int:cid>/archive")
+    def fake_archive(cid):
+        with st.lock:
+            c = ds().client(cid)
+            if c is None:
+                return err(404, "Object is not found.")
+            c[C_ARCH] = True
+            ds().version += 1
+        return _json({"ok": True, "clientId": cid})
+
+    @app.post("/__fake/invoices/<int:iid>/pay")
+    def fake_pay(iid):
+        with st.lock:
+            d = ds()
+            i = d.invoice(iid)
+            if i is None:
+                return err(404, "Object is not found.")
+            rest = i[I_TOTAL] - i[I_PAID]
+            if rest > 0:
+                d.add_payment(i[I_CLIENT], rest, int(time.time()), 1, {"note": "fake pay"}, [iid], True)
+            i[I_PAID], i[I_STATUS] = i[I_TOTAL], 3
+            d.version += 1
+        return _json({"ok": True, "invoiceId": iid})
+
+    @app.post("/__fake/services/<int:sid>/suspend")
+    def fake_suspend(sid):
+        with st.lock:
+            s = ds().service(sid)
+            if s is None:
+                return err(404, "Object is not found.")
+            ds().suspend(s, _dt.datetime.utcnow().date().toordinal())
+        return _json({"ok": True, "serviceId": sid})
+
+    @app.post("/__fake/faults")
+    def fake_faults():
+        body = request.get_json(silent=True) or {}
+        allowed = {"latency_ms", "error_rate", "error_status", "timeout_ms", "malformed_json",
+                   "fail_at_request", "fail_path_prefix"}
+        unknown = set(body) - allowed
+        if unknown:
+            return err(400, "Unknown fault keys: %s" % ", ".join(sorted(unknown)))
+        with st.lock:
+            st.faults = dict(body)
+            st.fault_counter = 0
+        return _json({"ok": True, "faults": st.faults})
+
+    @app.post("/__fake/reset")
+    def fake_reset():
+        with st.lock:
+            old = st.ds
+            st.ds = Dataset(old.n_clients, old.seed, old.today)
+            st.faults = {}
+            st.fault_counter = 0
+            st.stats.clear()
+            st.cache.clear()
+            st.rng = random.Random(old.seed)
+        return _json({"ok": True})
+
+    @app.get("/__fake/stats")
+    def fake_stats():
+        with st.lock:
+            return _json({"requests": dict(st.stats), "total": sum(st.stats.values()),
+                          "clients": len(st.ds.clients), "services": len(st.ds.services),
+                          "invoices": len(st.ds.invoices), "payments": len(st.ds.payments)})
+
+    return app
+
+
+def serve(app, host, port):
+    srv = make_server(host, port, app, threaded=True, request_handler=NoDelayHandler)
+    return srv
