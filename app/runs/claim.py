@@ -41,12 +41,6 @@ def claim(conn, job_ids, owner, limit=1, only_run_id=None):
     return claimed
 
 
-def claim_next(conn, job_ids, owner, only_run_id=None):
-    """Claim one run, or None."""
-    claimed = claim(conn, job_ids, owner, 1, only_run_id)
-    return claimed[0] if claimed else None
-
-
 _PG_CLAIM = text("""
 WITH candidate AS (
     SELECT r.id, r.lock_key

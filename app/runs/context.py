@@ -48,8 +48,9 @@ class RunLogger:
 class RunContext:
     """Handed to every job function; everything it records is buffered and flushed by the executor."""
 
-    def __init__(self, run_id, job_def, params, timeout):
+    def __init__(self, run_id, job_def, params, timeout, lock_key=None):
         self.run_id = run_id
+        self.lock_key = lock_key or job_def.lock_key
         self.job_id = job_def.id
         self.job = job_def
         self.params = params

@@ -15,7 +15,7 @@ from ..db import read_only, utcnow
 from ..extensions import db
 from ..logging_setup import current_run_id
 from . import lock
-from .claim import claim, claim_next, note_lock_waits
+from .claim import claim, note_lock_waits
 from .context import JobCancelled, JobTimedOut, RunContext, RunnerLost
 from .models import Run, RunLock, RunLog
 from .registry import _REGISTRY
@@ -134,23 +134,9 @@ class Executor:
             self._register(run)
             self._pool.submit(self._execute_safely, run)
 
-    def _free_slots(self):
-        with self._active_lock:
-            return len(self.active) < self.threads
-
-    def claim_one(self):
-        """Claim one run outside the dispatch loop (tests, tools); register it and return it, or None."""
-        with self.app.app_context():
-            with db.engine.begin() as conn:
-                claimed = claim_next(conn, _REGISTRY.keys(), self.owner, self.only_run_id)
-            if claimed is not None:
-                self._register(claimed)
-            return claimed
-
     def _register(self, claimed):
         job_def = _REGISTRY[claimed.job_id]
-        ctx = RunContext(claimed.id, job_def, claimed.params, job_def.timeout)
-        ctx.lock_key = claimed.lock_key
+        ctx = RunContext(claimed.id, job_def, claimed.params, job_def.timeout, claimed.lock_key)
         with self._active_lock:
             self.active[claimed.id] = ctx
         return ctx

@@ -52,22 +52,19 @@ def find_in_flight(job_id, key="{}"):
 
 
 def cancel(run: Run, username):
-    """Ask a run to stop: a queued run ends at once, a running one at its next check."""
-    if run.status == "queued":
-        changed = db.session.execute(
-            update(Run).where(Run.id == run.id, Run.status == "queued")
-            .values(status="cancelled", reason=f"cancelled by {username}",
-                    cancel_requested_by=username, finished_at=utcnow())
-        ).rowcount
-        if changed:
-            return True
-    if run.status in ACTIVE or db.session.get(Run, run.id, populate_existing=True).status == "running":
-        db.session.execute(
-            update(Run).where(Run.id == run.id, Run.status == "running")
-            .values(cancel_requested_by=username)
-        )
-        return True
-    return False
+    """Ask a run to stop: a queued run ends at once, a running one at its next check.
+
+    False if it had already ended; the conditional UPDATEs decide, not the status we last read.
+    """
+    ended_queued = db.session.execute(
+        update(Run).where(Run.id == run.id, Run.status == "queued")
+        .values(status="cancelled", reason=f"cancelled by {username}",
+                cancel_requested_by=username, finished_at=utcnow())
+    ).rowcount
+    flagged_running = ended_queued or db.session.execute(
+        update(Run).where(Run.id == run.id, Run.status == "running").values(cancel_requested_by=username)
+    ).rowcount
+    return bool(flagged_running)
 
 
 def wake_executor():
