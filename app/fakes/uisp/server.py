@@ -1,22 +1,20 @@
 """Flask app for the fake UISP CRM API v1.0, plus the /__fake/ test controls."""
 import datetime as _dt
-import json
 import random
 import threading
 import time
 from collections import Counter
 
-from flask import Flask, Response, request
+from flask import Flask, Response, abort, request
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from . import data as D
-from .data import (C_ACTIVE, C_ARCH, C_COMPANY, C_CREDIT, C_FIRST, C_GRACE, C_ID, C_LAST, C_REG, C_TYPE,
-                   C_VIP, I_CLIENT, I_CREATED, I_DUE, I_ID, I_PAID, I_STATUS, I_TOTAL, P_AMOUNT, P_CLIENT,
-                   P_COVERS, P_CREATED, P_CREDIT, P_EXTRA, P_ID, P_METHOD, S_CLIENT, S_FROM, S_ID, S_PLAN,
-                   S_PRICE, S_STATUS, S_TO, Dataset)
+from .data import (C_ARCH, C_FIRST, C_ID, C_LAST, C_REG, I_CLIENT, I_CREATED, I_ID, I_PAID, I_STATUS, I_TOTAL,
+                   P_AMOUNT, P_CREATED, P_ID, S_STATUS, Dataset)
+from .render import render_client, render_invoice, render_payment, render_service
+from .wire import BadRequest, _choice, _date, _int, _int_list, _json, _page, err
 
 BASE = "/crm/api/v1.0"
-ORG_NAME = "Syncdeck Demo ISP"
 
 
 class NoDelayHandler(WSGIRequestHandler):
@@ -26,79 +24,6 @@ class NoDelayHandler(WSGIRequestHandler):
 
     def log_message(self, *args):   # quiet
         pass
-
-
-def money(c):
-    return round(c / 100.0, 2)
-
-
-def _json(obj, status=200, headers=None):
-    return Response(json.dumps(obj, separators=(",", ":")), status=status, mimetype="application/json",
-                    headers=headers)
-
-
-def err(code, message, errors=None):
-    body = {"code": code, "message": message}
-    if errors is not None:
-        body["errors"] = errors
-    return _json(body, code)
-
-
-class BadRequest(Exception):
-    pass
-
-
-def _int(name, default=None, minimum=0):
-    v = request.args.get(name)
-    if v is None or v == "":
-        return default
-    try:
-        n = int(v)
-    except ValueError:
-        raise BadRequest(name)
-    if n < minimum:
-        raise BadRequest(name)
-    return n
-
-
-def _int_list(name, allowed):
-    out = []
-    for v in request.args.getlist(name + "[]") + request.args.getlist(name):
-        try:
-            n = int(v)
-        except ValueError:
-            raise BadRequest(name)
-        if n not in allowed:
-            raise BadRequest(name)
-        out.append(n)
-    return out
-
-
-def _date(name):
-    v = request.args.get(name)
-    if not v:
-        return None
-    try:
-        return _dt.datetime.strptime(v, "%Y-%m-%d").date().toordinal()
-    except ValueError:
-        raise BadRequest(name)
-
-
-def _choice(name, allowed, default):
-    v = request.args.get(name)
-    if v is None or v == "":
-        return default
-    if v not in allowed:
-        raise BadRequest(name)
-    return v
-
-
-def _page(items):
-    offset = _int("offset", 0)
-    limit = _int("limit", None)
-    if limit is None:
-        return items[offset:]
-    return items[offset:offset + limit]
 
 
 class FakeState:
@@ -123,107 +48,6 @@ class FakeState:
             return value
 
 
-# ------------------------------------------------------------------------ renderers
-def render_client(ds, c):
-    cid = c[C_ID]
-    first, last = D.FIRST[c[C_FIRST]], D.LAST[c[C_LAST]]
-    company = D.COMPANIES[c[C_COMPANY]] if c[C_COMPANY] >= 0 else None
-    invs = ds.invoices_of(cid)
-    outstanding = sum(i[I_TOTAL] - i[I_PAID] for i in invs if i[I_STATUS] in (1, 2))
-    overdue = any(i[I_STATUS] in (1, 2) and i[I_DUE] < ds.anchor for i in invs)
-    suspended = any(s[S_STATUS] == 3 for s in ds.services_of(cid))
-    email = "%s.%s%d@example.com" % (first.lower(), last.lower().replace(" ", "").replace("'", ""), cid)
-    contacts = [{"id": cid * 10 + 1, "clientId": cid, "email": email, "phone": "+27 82 %03d %04d" % (cid % 1000, cid % 10000),
-                 "name": "%s %s" % (first, last), "isBilling": True, "isContact": True,
-                 "types": [{"id": 1, "name": "Billing"}, {"id": 2, "name": "General"}]}]
-    if company and cid % 2 == 0:
-        contacts.append({"id": cid * 10 + 2, "clientId": cid, "email": "accounts%d@example.com" % cid, "phone": "",
-                         "name": "Accounts", "isBilling": True, "isContact": False,
-                         "types": [{"id": 1, "name": "Billing"}]})
-    attrs = []
-    if c[C_VIP]:
-        attrs.append({"id": cid * 10 + 1, "clientId": cid, "customAttributeId": 1, "name": "VIP", "key": "vip",
-                      "value": "1" if c[C_VIP] == 2 else "0", "clientZoneVisible": False})
-    if c[C_GRACE]:
-        attrs.append({"id": cid * 10 + 2, "clientId": cid, "customAttributeId": 2, "name": "Grace Payment Day",
-                      "key": "gracePaymentDay", "value": str(c[C_GRACE]), "clientZoneVisible": False})
-    credit = c[C_CREDIT]
-    return {
-        "id": cid, "userIdent": "ABC%d" % (1000 + cid), "previousIsp": None, "isLead": False,
-        "clientType": c[C_TYPE], "companyName": company, "companyRegistrationNumber": None, "companyTaxId": None,
-        "companyWebsite": None, "companyContactFirstName": first if company else None,
-        "companyContactLastName": last if company else None, "firstName": first, "lastName": last,
-        "street1": "%d Main Road" % (cid % 300 + 1), "street2": None, "city": "Cape Town", "countryId": 203,
-        "stateId": None, "zipCode": "%04d" % (7000 + cid % 999),
-        "fullAddress": "%d Main Road, Cape Town, South Africa" % (cid % 300 + 1),
-        "invoiceAddressSameAsContact": True, "note": None, "sendInvoiceByPost": None, "invoiceMaturityDays": 14,
-        "stopServiceDue": True, "stopServiceDueDays": 0, "organizationId": 1, "organizationName": ORG_NAME,
-        "registrationDate": D.fmt_day(c[C_REG]), "username": email if c[C_ACTIVE] else None,
-        "avatarColor": "#FFC107", "isActive": bool(c[C_ACTIVE]), "contacts": contacts, "attributes": attrs,
-        "accountBalance": money(credit - outstanding), "accountCredit": money(credit),
-        "accountOutstanding": money(outstanding), "currencyCode": "ZAR", "bankAccounts": [],
-        "tags": [{"id": 1, "name": "VIP", "colorBackground": "#000000", "colorText": "#ffffff"}] if c[C_VIP] == 2 else [],
-        "invitationEmailSentDate": None, "isArchived": bool(c[C_ARCH]), "usesProforma": False,
-        "hasOverdueInvoice": overdue, "hasOutage": False, "hasSuspendedService": suspended,
-        "hasServiceWithoutDevices": False, "leadConvertedAt": None, "hasPaymentSubscription": False,
-        "hasAutopayCreditCard": False,
-    }
-
-
-def render_service(ds, s):
-    name, plan_price = D.PLANS[s[S_PLAN]]
-    periods = [{"id": p[0], "startDate": D.fmt_day(p[1]), "endDate": D.fmt_day(p[2])}
-               for p in ds.periods.get(s[S_ID], [])]
-    open_ = any(p[2] is None for p in ds.periods.get(s[S_ID], []))
-    return {
-        "id": s[S_ID], "servicePlanId": s[S_PLAN] + 1, "clientId": s[S_CLIENT], "status": s[S_STATUS],
-        "prepaid": False, "servicePlanPeriodId": s[S_PLAN] * 10 + 1, "activeFrom": D.fmt_day(s[S_FROM]),
-        "activeTo": D.fmt_day(s[S_TO]), "name": name, "price": money(s[S_PRICE]), "note": None,
-        "invoicingStart": D.fmt_day(s[S_FROM]), "invoicingPeriodType": 2, "invoicingPeriodStartDay": 1,
-        "contractLengthType": 1, "discountType": 0, "hasIndividualPrice": False,
-        "totalPrice": money(round(s[S_PRICE] * 1.15)), "servicePlanName": name,
-        "servicePlanPrice": money(plan_price), "servicePlanPeriod": 1, "servicePlanType": "Internet",
-        "currencyCode": "ZAR", "hasOutage": False, "lastInvoicedDate": None, "attributes": [],
-        "suspensionReasonId": 1 if open_ else None, "suspensionPeriods": periods, "surcharges": [],
-    }
-
-
-def render_invoice(ds, i):
-    c = ds.clients[i[I_CLIENT] - 1]
-    total, paid = i[I_TOTAL], i[I_PAID]
-    return {
-        "id": i[I_ID], "clientId": i[I_CLIENT],
-        "number": "%d%06d" % (_dt.date.fromordinal(i[I_CREATED]).year, i[I_ID]),
-        "createdDate": D.fmt_day(i[I_CREATED]), "emailSentDate": D.fmt_day(i[I_CREATED]), "maturityDays": 14,
-        "notes": None, "adminNotes": None, "organizationName": ORG_NAME,
-        "clientFirstName": D.FIRST[c[C_FIRST]], "clientLastName": D.LAST[c[C_LAST]],
-        "clientCompanyName": D.COMPANIES[c[C_COMPANY]] if c[C_COMPANY] >= 0 else None,
-        "proforma": i[I_STATUS] == 5, "payAutomatically": False,
-        "dueDate": D.fmt_day(i[I_DUE]), "taxableSupplyDate": D.fmt_day(i[I_CREATED]),
-        "items": [], "subtotal": money(total), "taxes": [], "total": money(total), "amountPaid": money(paid),
-        "amountToPay": money(total - paid), "totalUntaxed": money(total), "totalDiscount": 0.0,
-        "totalTaxAmount": 0.0, "currencyCode": "ZAR", "status": i[I_STATUS], "paymentCovers": [],
-        "uncollectible": False, "proformaInvoiceId": None, "generatedInvoiceId": None, "attributes": [],
-        "appliedVatReverseCharge": False,
-    }
-
-
-def render_payment(ds, p):
-    extra = p[P_EXTRA] or {}
-    return {
-        "id": p[P_ID], "currencyCode": "ZAR", "receiptSentDate": None,
-        "paymentCovers": [{"id": cv[0], "paymentId": p[P_ID], "creditNoteId": None, "invoiceId": cv[1],
-                           "refundId": None, "amount": money(cv[2])} for cv in p[P_COVERS]],
-        "creditAmount": money(p[P_CREDIT]), "attributes": [], "clientId": p[P_CLIENT],
-        "methodId": D.METHODS[p[P_METHOD]], "checkNumber": extra.get("checkNumber"),
-        "createdDate": D.fmt_epoch(p[P_CREATED]), "amount": money(p[P_AMOUNT]),
-        "note": extra.get("note", "Payment %d" % p[P_ID]), "providerName": extra.get("providerName"),
-        "providerPaymentId": extra.get("providerPaymentId"),
-        "providerPaymentTime": extra.get("providerPaymentTime"), "userId": extra.get("userId"),
-    }
-
-
-# ------------------------------------------------------------------------ app
 def create_fake_app(dataset, app_key, read_only_key=None):
     app = Flask("uisp_fake")
     st = FakeState(dataset)
@@ -231,6 +55,17 @@ def create_fake_app(dataset, app_key, read_only_key=None):
 
     def ds():
         return st.ds
+
+    def found(row):
+        """The row, or UISP's 404 body (rendered by the 404 handler)."""
+        if row is None:
+            abort(404)
+        return row
+
+    def one(row, render):
+        row = found(row)
+        with st.lock:
+            return _json(render(ds(), row))
 
     @app.before_request
     def _gate():
@@ -318,11 +153,7 @@ def create_fake_app(dataset, app_key, read_only_key=None):
 
     @app.get(BASE + "/clients/<int:cid>")
     def client(cid):
-        c = ds().client(cid)
-        if c is None:
-            return err(404, "Object is not found.")
-        with st.lock:
-            return _json(render_client(ds(), c))
+        return one(ds().client(cid), render_client)
 
     # ---- services
     @app.get(BASE + "/clients/services")
@@ -331,8 +162,7 @@ def create_fake_app(dataset, app_key, read_only_key=None):
         cid = _int("clientId", None, 1)
         statuses = _int_list("statuses", range(9))
         if cid is not None:
-            if d.client(cid) is None:
-                return err(404, "Object is not found.")
+            found(d.client(cid))
             rows = d.services_of(cid)
             if statuses:
                 rows = [s for s in rows if s[S_STATUS] in statuses]
@@ -345,18 +175,12 @@ def create_fake_app(dataset, app_key, read_only_key=None):
 
     @app.get(BASE + "/clients/services/<int:sid>")
     def service(sid):
-        s = ds().service(sid)
-        if s is None:
-            return err(404, "Object is not found.")
-        with st.lock:
-            return _json(render_service(ds(), s))
+        return one(ds().service(sid), render_service)
 
     @app.patch(BASE + "/clients/services/<int:sid>/suspend")
     def suspend(sid):
         d = ds()
-        s = d.service(sid)
-        if s is None:
-            return err(404, "Object is not found.")
+        s = found(d.service(sid))
         body = request.get_json(silent=True) or {}
         reason = body.get("suspensionReasonId")
         if reason is not None and not isinstance(reason, int):
@@ -370,9 +194,7 @@ def create_fake_app(dataset, app_key, read_only_key=None):
     @app.patch(BASE + "/clients/services/<int:sid>/cancel-suspend")
     def cancel_suspend(sid):
         d = ds()
-        s = d.service(sid)
-        if s is None:
-            return err(404, "Object is not found.")
+        s = found(d.service(sid))
         with st.lock:
             if s[S_STATUS] != 3:
                 return err(422, "Validation failed.", {"status": ["Service is not suspended."]})
@@ -405,8 +227,7 @@ def create_fake_app(dataset, app_key, read_only_key=None):
             return rows
 
         if cid is not None:
-            if d.client(cid) is None:
-                return err(404, "Object is not found.")
+            found(d.client(cid))
             rows = build(d.invoices_of(cid))
         else:
             rows = st.cached(("invoices", statuses, dfrom, dto, order, direction), lambda: build(d.invoices))
@@ -415,11 +236,7 @@ def create_fake_app(dataset, app_key, read_only_key=None):
 
     @app.get(BASE + "/invoices/<int:iid>")
     def invoice(iid):
-        i = ds().invoice(iid)
-        if i is None:
-            return err(404, "Object is not found.")
-        with st.lock:
-            return _json(render_invoice(ds(), i))
+        return one(ds().invoice(iid), render_invoice)
 
     # ---- payments
     @app.get(BASE + "/payments")
@@ -445,8 +262,7 @@ def create_fake_app(dataset, app_key, read_only_key=None):
             return rows
 
         if cid is not None:
-            if d.client(cid) is None:
-                return err(404, "Object is not found.")
+            found(d.client(cid))
             rows = build(d.payments_of(cid))
         else:
             rows = st.cached(("payments", lo, hi, order, direction), lambda: build(d.payments))
@@ -455,11 +271,7 @@ def create_fake_app(dataset, app_key, read_only_key=None):
 
     @app.get(BASE + "/payments/<int:pid>")
     def payment(pid):
-        p = ds().payment(pid)
-        if p is None:
-            return err(404, "Object is not found.")
-        with st.lock:
-            return _json(render_payment(ds(), p))
+        return one(ds().payment(pid), render_payment)
 
     @app.post(BASE + "/payments")
     def create_payment():
@@ -504,9 +316,7 @@ def create_fake_app(dataset, app_key, read_only_key=None):
     @app.post("/__fake/clients/<int:cid>/archive")
     def fake_archive(cid):
         with st.lock:
-            c = ds().client(cid)
-            if c is None:
-                return err(404, "Object is not found.")
+            c = found(ds().client(cid))
             c[C_ARCH] = True
             ds().version += 1
         return _json({"ok": True, "clientId": cid})
@@ -515,9 +325,7 @@ def create_fake_app(dataset, app_key, read_only_key=None):
     def fake_pay(iid):
         with st.lock:
             d = ds()
-            i = d.invoice(iid)
-            if i is None:
-                return err(404, "Object is not found.")
+            i = found(d.invoice(iid))
             rest = i[I_TOTAL] - i[I_PAID]
             if rest > 0:
                 d.add_payment(i[I_CLIENT], rest, int(time.time()), 1, {"note": "fake pay"}, [iid], True)
@@ -528,9 +336,7 @@ def create_fake_app(dataset, app_key, read_only_key=None):
     @app.post("/__fake/services/<int:sid>/suspend")
     def fake_suspend(sid):
         with st.lock:
-            s = ds().service(sid)
-            if s is None:
-                return err(404, "Object is not found.")
+            s = found(ds().service(sid))
             ds().suspend(s, _dt.datetime.utcnow().date().toordinal())
         return _json({"ok": True, "serviceId": sid})
 
