@@ -2,7 +2,6 @@
 import threading
 from datetime import datetime
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.extensions import db
