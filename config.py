@@ -63,6 +63,17 @@ class Config:
     SMTP_STARTTLS = _bool("SMTP_STARTTLS", False)
     MAIL_FROM = os.environ.get("MAIL_FROM", "syncdeck@localhost")
     NOTIFY_TIMEOUT_SECONDS = _float("NOTIFY_TIMEOUT_SECONDS", 10)
+    # UISP CRM API: base URL ending in /crm/api/v1.0, and an app key (read/write for suspensions).
+    UISP_BASE_URL = os.environ.get("UISP_BASE_URL", "")
+    UISP_APP_KEY = os.environ.get("UISP_APP_KEY", "")
+    UISP_TIMEOUT = _float("UISP_TIMEOUT", 30)
+    # Retries per request on 429/5xx/connection errors, with exponential backoff from this many seconds.
+    UISP_RETRIES = int(os.environ.get("UISP_RETRIES", 4))
+    UISP_RETRY_BACKOFF = _float("UISP_RETRY_BACKOFF", 0.5)
+    UISP_PAGE_SIZE = int(os.environ.get("UISP_PAGE_SIZE", 500))
+    # Pages of one collection fetched at once during a refresh.
+    UISP_CONCURRENCY = int(os.environ.get("UISP_CONCURRENCY", 4))
+
     # Base URL used in links inside notifications.
     PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000")
 

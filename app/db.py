@@ -2,8 +2,10 @@
 from datetime import datetime, timezone
 
 from flask import has_request_context, request
-from sqlalchemy import event
+from sqlalchemy import Integer, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from .extensions import db
 
@@ -88,3 +90,29 @@ def insert_ignore(table, bind=None):
         return insert(table).on_conflict_do_nothing()
     from sqlalchemy import insert
     return insert(table).prefix_with("IGNORE")
+
+
+class days_between(FunctionElement):
+    """Whole days from `earlier` to `later` (dates or datetimes, by calendar date), in any dialect."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(days_between)
+def _days_between_default(element, compiler, **kw):
+    later, earlier = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"(CAST({later} AS DATE) - CAST({earlier} AS DATE))"
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(element, compiler, **kw):
+    later, earlier = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"CAST(julianday(date({later})) - julianday(date({earlier})) AS INTEGER)"
+
+
+@compiles(days_between, "mysql")
+@compiles(days_between, "mariadb")
+def _days_between_mysql(element, compiler, **kw):
+    later, earlier = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"DATEDIFF({later}, {earlier})"

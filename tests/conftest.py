@@ -184,3 +184,11 @@ def wait_for(predicate, timeout=10.0, interval=0.02, message="condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+@pytest.fixture
+def core_jobs_only(monkeypatch):
+    """Hide connectors' jobs: tests of the core count exactly the test jobs they declare."""
+    from app.runs.registry import _REGISTRY
+    for job_id in [j for j in _REGISTRY if not j.startswith(("system.", "tests."))]:
+        monkeypatch.delitem(_REGISTRY, job_id)

@@ -35,6 +35,17 @@ class SettingError(ValueError):
     """A setting value is invalid; the message is shown to the user."""
 
 
+# Settings declared by connectors, in declaration order: key -> (connector, label, help).
+CONNECTOR_SETTINGS: dict = {}
+
+
+def register(key, default, validator, *, connector, label, help=""):
+    """Declare a connector's setting: its default, validator and how the Settings page labels it."""
+    DEFAULTS[key] = default
+    VALIDATORS[key] = validator
+    CONNECTOR_SETTINGS[key] = (connector, label, help)
+
+
 def get(key):
     row = db.session.get(Setting, key)
     return copy.deepcopy(DEFAULTS[key]) if row is None else row.value
@@ -108,7 +119,7 @@ def _cutoff(value):
     return value
 
 
-def _int_range(low, high, label):
+def int_range(low, high, label):
     def check(value):
         try:
             number = int(value)
@@ -121,7 +132,7 @@ def _int_range(low, high, label):
 
 
 def _stale(value):
-    minutes = _int_range(1, 525600, "Stale limit (minutes)")
+    minutes = int_range(1, 525600, "Stale limit (minutes)")
     if not isinstance(value, dict) or "*" not in value:
         raise SettingError("Stale limits need a default ('*')")
     return {str(k): minutes(v) for k, v in value.items()}
@@ -168,8 +179,8 @@ def _notification_rule(rule):
 VALIDATORS = {
     "business_timezone": _timezone,
     "day_cutoff": _cutoff,
-    "retention_days": _int_range(1, 3650, "Retention (days)"),
-    "refresh_on_login_minutes": _int_range(0, 10080, "Refresh-on-login threshold (minutes)"),
+    "retention_days": int_range(1, 3650, "Retention (days)"),
+    "refresh_on_login_minutes": int_range(0, 10080, "Refresh-on-login threshold (minutes)"),
     "stale_minutes": _stale,
     "global_refresh_jobs": _job_list,
     "notifications": _notifications,

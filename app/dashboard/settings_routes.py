@@ -23,6 +23,14 @@ LABELS = {
 FLAGS = ("on_failure", "on_success", "on_stale")
 
 
+def _keys():
+    return KEYS + tuple(settings.CONNECTOR_SETTINGS)
+
+
+def _label(key):
+    return LABELS.get(key) or settings.CONNECTOR_SETTINGS[key][1]
+
+
 @bp.route("/settings", methods=["GET", "POST"])
 def settings_page():
     """Show every setting; on POST validate them all and save all of them or none."""
@@ -36,13 +44,13 @@ def settings_page():
     if errors:
         db.session.rollback()
         return _render(submitted, errors), 400
-    changed = [key for key in KEYS if values[key] != current[key]]
+    changed = [key for key in _keys() if values[key] != current[key]]
     try:
         _save(values, changed)
     except IntegrityError:  # another admin saved the same new key a moment ago
         db.session.rollback()
         return _render(submitted, {"form": "Someone else saved settings at the same time; review and save again."}), 409
-    flash(f"Saved: {', '.join(LABELS[k] for k in changed)}." if changed else "Nothing changed.",
+    flash(f"Saved: {', '.join(_label(k) for k in changed)}." if changed else "Nothing changed.",
           "success" if changed else "info")
     return redirect(url_for("dashboard.settings_page"))
 
@@ -60,7 +68,7 @@ def _save(values, changed):
 def _validate(submitted):
     """Run every validator; return the clean values and the message of each invalid key."""
     values, errors = {}, {}
-    for key in KEYS:
+    for key in _keys():
         try:
             values[key] = settings.VALIDATORS[key](submitted[key])
         except (settings.SettingError, JobError) as exc:
@@ -80,6 +88,7 @@ def _from_form(current):
         "stale_minutes": _stale_from_form(current["stale_minutes"]),
         "global_refresh_jobs": chosen,
         "notifications": _notifications_from_form(current["notifications"]),
+        **{key: form.get(key, "").strip() for key in settings.CONNECTOR_SETTINGS},
     }
 
 
@@ -122,4 +131,5 @@ def _render(values, errors=None):
         "dashboard/settings.html", values=values, errors=errors or {}, labels=LABELS, flags=FLAGS,
         timezones=sorted(available_timezones()), stale_jobs=stale_limit_jobs(), all_jobs=all_jobs(),
         refresh_choices=[job for job in all_jobs() if not job.system],
+        connector_settings=settings.CONNECTOR_SETTINGS,
     )

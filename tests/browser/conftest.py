@@ -79,6 +79,7 @@ from app.extensions import db
 app = create_app()
 with app.app_context():
     settings.put("refresh_on_login_minutes", 0, "browser-tests")
+    settings.put("global_refresh_jobs", ["tests.sleepy"], "browser-tests")
     db.session.commit()
 """
 

@@ -128,3 +128,8 @@ def read_form(html, form_id):
         else:
             fields[name] = value
     return fields
+
+
+@pytest.fixture(autouse=True)
+def _core_jobs_only(core_jobs_only):
+    """Settings, freshness and notifications are tested with the test jobs only."""

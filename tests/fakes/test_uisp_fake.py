@@ -1,32 +1,20 @@
 """The fake UISP CRM server, run as a real subprocess and exercised over HTTP."""
 import json
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fakes.servers import fake_uisp
+
 KEY, RO_KEY = "test-key", "ro-key"
 N_CLIENTS = 300
 
 
 @pytest.fixture(scope="module")
 def fake():
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.fakes.uisp", "--port", "0", "--clients", str(N_CLIENTS), "--app-key", KEY,
-         "--read-only-key", RO_KEY, "--seed", "1"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("listening on http://"), (line, proc.stderr.read() if proc.poll() is not None else "")
-        root = line.split("listening on ", 1)[1].strip()
+    with fake_uisp(N_CLIENTS, KEY, "--read-only-key", RO_KEY, "--seed", "1") as root:
         yield root
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture

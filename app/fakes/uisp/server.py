@@ -1,11 +1,12 @@
 """Flask app for the fake UISP CRM API v1.0, plus the /__fake/ test controls."""
 import datetime as _dt
+import logging
 import random
 import threading
 import time
 from collections import Counter
 
-from flask import Flask, Response, abort, request
+from flask import Flask, Response, abort, g, request
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from . import data as D
@@ -86,7 +87,9 @@ def create_fake_app(dataset, app_key, read_only_key=None):
                 time.sleep(f["timeout_ms"] / 1000.0)
             if f.get("fail_at_request") and n == int(f["fail_at_request"]):
                 return err(500, "Internal server error.")
-            if f.get("error_rate") and roll < float(f["error_rate"]):
+            # Faults below hit only from the from_request-th matching request on ("fail at page k").
+            g.faulty = n >= int(f.get("from_request") or 1)
+            if g.faulty and f.get("error_rate") and roll < float(f["error_rate"]):
                 status = int(f.get("error_status") or 500)
                 if status == 429:
                     r = err(429, "Too Many Requests.")
@@ -103,8 +106,7 @@ def create_fake_app(dataset, app_key, read_only_key=None):
     @app.after_request
     def _malformed(resp):
         f = st.faults
-        if (f.get("malformed_json") and request.path.startswith(f.get("fail_path_prefix") or BASE)
-                and resp.mimetype == "application/json"):
+        if (f.get("malformed_json") and g.get("faulty") and resp.mimetype == "application/json"):
             body = resp.get_data()
             resp.set_data(body[: max(1, len(body) // 2)] + b"<!-- upstream proxy error")
         return resp
@@ -344,7 +346,7 @@ def create_fake_app(dataset, app_key, read_only_key=None):
     def fake_faults():
         body = request.get_json(silent=True) or {}
         allowed = {"latency_ms", "error_rate", "error_status", "timeout_ms", "malformed_json",
-                   "fail_at_request", "fail_path_prefix"}
+                   "fail_at_request", "fail_path_prefix", "from_request"}
         unknown = set(body) - allowed
         if unknown:
             return err(400, "Unknown fault keys: %s" % ", ".join(sorted(unknown)))
@@ -376,5 +378,8 @@ def create_fake_app(dataset, app_key, read_only_key=None):
 
 
 def serve(app, host, port):
+    # Werkzeug logs every request to stderr; at thousands of requests per refresh that is noise
+    # (and a parent that never reads our stderr pipe would block the server once it fills).
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     srv = make_server(host, port, app, threaded=True, request_handler=NoDelayHandler)
     return srv
