@@ -16,11 +16,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 venv: $(STAMP)
 
+# The fake sources, the demo database and admin, then gunicorn (see scripts/run-demo.sh).
 run: venv
-	@mkdir -p instance
-	SYNCDECK_NO_ENGINE=1 $(FLASK) db upgrade
-	SYNCDECK_NO_ENGINE=1 $(FLASK) demo setup
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 1 --threads 8 --access-logfile - wsgi:app
+	HOST=$(HOST) PORT=$(PORT) bash scripts/run-demo.sh
 
 # The whole suite on SQLite, then again on PostgreSQL when TEST_DATABASE_URL is set.
 test: venv
