@@ -74,6 +74,13 @@ class Config:
     # Pages of one collection fetched at once during a refresh.
     UISP_CONCURRENCY = int(os.environ.get("UISP_CONCURRENCY", 4))
 
+    # The CC&B billing database (any SQLAlchemy URL; production: oracle+oracledb://user:pw@host:1521/?service_name=…).
+    BILLING_DB_URL = os.environ.get("BILLING_DB_URL", "")
+    # Rows per chunk streamed from it by the bill-stop batch.
+    BILLING_CHUNK_ROWS = int(os.environ.get("BILLING_CHUNK_ROWS", 10000))
+    # Seconds to pause between chunks, for a production source that must not be read flat out.
+    BILLING_CHUNK_PAUSE_SECONDS = _float("BILLING_CHUNK_PAUSE_SECONDS", 0)
+
     # Base URL used in links inside notifications.
     PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000")
 

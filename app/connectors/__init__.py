@@ -2,7 +2,7 @@
 import importlib
 
 # Each name is a package under app/connectors/ whose register(app) adds its blueprint and jobs.
-ENABLED_CONNECTORS: list[str] = ["uisp"]
+ENABLED_CONNECTORS: list[str] = ["uisp", "billing_db"]
 
 # Navbar entries added by connectors: (label, endpoint).
 NAV_ITEMS: list[tuple[str, str]] = []

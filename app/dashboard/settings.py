@@ -99,7 +99,11 @@ def business_tz():
 
 def stale_minutes_for(job_id, values=None):
     limits = (values or {}).get("stale_minutes") or get("stale_minutes")
-    return int(limits.get(job_id, limits.get("*", DEFAULTS["stale_minutes"]["*"])))
+    if job_id in limits:
+        return int(limits[job_id])
+    from ..runs.registry import _REGISTRY
+    declared = getattr(_REGISTRY.get(job_id), "stale_minutes", None)
+    return int(declared or limits.get("*", DEFAULTS["stale_minutes"]["*"]))
 
 
 def notification_rule(job_id, values=None):

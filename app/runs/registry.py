@@ -36,6 +36,8 @@ class Job:
     refresh: bool = False
     # Counted as the data freshness of its connector.
     freshness: bool = False
+    # Minutes after which its data counts as stale, unless Settings say otherwise (None = the default).
+    stale_minutes: Optional[int] = None
     system: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -48,7 +50,7 @@ _REGISTRY: dict[str, Job] = {}
 
 
 def job(job_id, *, title=None, connector=None, description="", cron=None, lock=None,
-        after=(), params=(), timeout=3600.0, refresh=False, freshness=False, system=False):
+        after=(), params=(), timeout=3600.0, refresh=False, freshness=False, stale_minutes=None, system=False):
     """Register the decorated function as a job under a stable id."""
     if cron:
         from .cron import make_trigger
@@ -60,7 +62,7 @@ def job(job_id, *, title=None, connector=None, description="", cron=None, lock=N
             connector=connector or job_id.split(".", 1)[0],
             description=description or _first_line(func.__doc__),
             cron=cron, lock=lock, after=tuple(after), params=tuple(params), timeout=timeout,
-            refresh=refresh, freshness=freshness, system=system,
+            refresh=refresh, freshness=freshness, stale_minutes=stale_minutes, system=system,
         )
         return func
 

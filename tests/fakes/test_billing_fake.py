@@ -9,7 +9,7 @@ from app.fakes.billing import create_and_seed, metadata
 
 TODAY = dt.date(2026, 11, 21)
 SMALL = dict(crps=20, cpcs=2000, seed=7, today=TODAY)
-PG_URL = "postgresql://postgres@127.0.0.1:5432/syncdeck_c"
+PG_URL = "postgresql://postgres@127.0.0.1:5432/syncdeck_fake_ccb"
 MARIADB_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
 
 # The rule, written against the source tables only: a CPC (flagged on its SA's service point) with an
@@ -58,8 +58,8 @@ def postgres_db():
         pytest.skip("TEST_DATABASE_URL not set: PostgreSQL pass skipped")
     admin = create_engine(_psycopg2(PG_URL.rsplit("/", 1)[0] + "/postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:   # unreachable PostgreSQL fails here, never skips
-        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = 'syncdeck_c'")):
-            conn.execute(text("CREATE DATABASE syncdeck_c"))
+        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = 'syncdeck_fake_ccb'")):
+            conn.execute(text("CREATE DATABASE syncdeck_fake_ccb"))
     admin.dispose()
     engine, summary = _seed(PG_URL)
     yield engine, summary

@@ -1,0 +1,150 @@
+"""The bill-stop batch's bookkeeping on our side: start a batch, write its chunks, publish or discard it."""
+import queue
+import threading
+from datetime import date, timedelta
+
+from sqlalchemy import case, delete, func, literal, select, update
+
+from ...db import utcnow
+from ...extensions import db
+from ..base import bulk_insert
+from .models import ACTIVE_BILLING, BILL_STOP, NO_ACTIVE_SA, BillStopBatch, BillStopDetail, BillStopSummary
+
+NO_PARENT = "(no parent)"
+
+
+def billing_window(batch_date: date, days: int):
+    """[start, end) of the window a frozen segment must end in: this month, or the last `days` days."""
+    if days:
+        return batch_date - timedelta(days=days - 1), batch_date + timedelta(days=1)
+    start = batch_date.replace(day=1)
+    return start, (start + timedelta(days=32)).replace(day=1)
+
+
+def start_batch(run_id, batch_date, window):
+    """Clear what dead batches left behind and open a new, invisible (running) batch."""
+    with db.engine.begin() as conn:
+        for batch_id in conn.scalars(select(BillStopBatch.id).where(BillStopBatch.status == "running")):
+            _delete_rows(conn, batch_id)
+            conn.execute(update(BillStopBatch).where(BillStopBatch.id == batch_id)
+                         .values(status="failed", error="runner lost", finished_at=utcnow()))
+        return conn.execute(BillStopBatch.__table__.insert().values(
+            batch_date=batch_date, run_id=run_id, status="running", window_start=window[0], window_end=window[1],
+            started_at=utcnow(), error="").returning(BillStopBatch.id)).scalar_one()
+
+
+def detail_row(batch_id, row):
+    """A source row (source.COLUMNS) → a details tuple in table column order."""
+    crp, cpc, legacy, name, address, active, last_bill, billed, balance = row
+    if active and not billed:
+        status = BILL_STOP
+    elif active:
+        status = ACTIVE_BILLING
+    else:
+        status = NO_ACTIVE_SA
+    return (batch_id, cpc, crp or NO_PARENT, legacy, (name or "").strip() or None, address or None, last_bill,
+            status, status == BILL_STOP, balance or 0)
+
+
+class ChunkWriter:
+    """Writes chunks of detail rows on its own thread and connection, so reading the source and
+    writing our database overlap; an error on either side stops both."""
+
+    def __init__(self, engine, maxsize=2):
+        self.engine = engine
+        self.queue = queue.Queue(maxsize=maxsize)
+        self.error = None
+        self.written = 0
+        self.thread = threading.Thread(target=self._run, name="bill-stop-writer", daemon=True)
+        self.thread.start()
+
+    def put(self, rows):
+        self._raise_if_failed()
+        self.queue.put(rows)
+
+    def close(self):
+        """Wait until every chunk is written; raise the writer's error if it had one."""
+        self.queue.put(None)
+        self.thread.join()
+        self._raise_if_failed()
+
+    def abort(self):
+        """Stop after the chunk being written (the caller discards the batch)."""
+        while True:
+            try:
+                self.queue.get_nowait()
+            except queue.Empty:
+                break
+        self.queue.put(None)
+        self.thread.join(timeout=60)
+
+    def _run(self):
+        table = BillStopDetail.__table__
+        while (rows := self.queue.get()) is not None:
+            if self.error is not None:
+                continue
+            try:
+                with self.engine.begin() as conn:
+                    self.written += bulk_insert(conn, table, rows)
+            except Exception as exc:  # handed to the reading thread, which fails the batch
+                self.error = exc
+
+    def _raise_if_failed(self):
+        if self.error is not None:
+            raise self.error
+
+
+def publish(batch_id, keep_dates):
+    """Summarise the batch, make it the visible one for its date, drop what falls out of history."""
+    d = BillStopDetail.__table__
+    stops = func.sum(case((d.c.is_bill_stop, 1), else_=0))
+    active = func.sum(case((d.c.billing_status == ACTIVE_BILLING, 1), else_=0))
+    total = func.count()
+    summary = (select(literal(batch_id), d.c.crp_account_no, total, stops, active,
+                      func.round(stops * 100.0 / total, 2))
+               .where(d.c.batch_id == batch_id).group_by(d.c.crp_account_no))
+    with db.engine.begin() as conn:
+        n_summary = conn.execute(BillStopSummary.__table__.insert().from_select(
+            ["batch_id", "crp_account_no", "total_cpc_count", "bill_stop_count", "active_billing_count",
+             "bill_stop_percentage"], summary)).rowcount
+        n_details, n_stops = conn.execute(select(func.count(), func.coalesce(stops, 0))
+                                          .where(d.c.batch_id == batch_id)).one()
+        batch_date = conn.scalar(select(BillStopBatch.batch_date).where(BillStopBatch.id == batch_id))
+        _supersede(conn, batch_date, batch_id)
+        conn.execute(update(BillStopBatch).where(BillStopBatch.id == batch_id).values(
+            status="completed", finished_at=utcnow(), summary_count=n_summary, details_count=n_details,
+            bill_stop_count=n_stops))
+        _keep_latest_dates(conn, keep_dates)
+    return n_summary, n_details, n_stops
+
+
+def discard(batch_id, status, error):
+    """Delete every row the batch wrote and record how it ended (failed or cancelled)."""
+    with db.engine.begin() as conn:
+        _delete_rows(conn, batch_id)
+        conn.execute(update(BillStopBatch).where(BillStopBatch.id == batch_id).values(
+            status=status, error=str(error)[:4000], finished_at=utcnow()))
+
+
+def _supersede(conn, batch_date, batch_id):
+    """An earlier completed batch of the same date gives way to this one (its log row stays)."""
+    older = select(BillStopBatch.id).where(BillStopBatch.batch_date == batch_date, BillStopBatch.status == "completed",
+                                           BillStopBatch.id != batch_id)
+    for old_id in conn.scalars(older).all():
+        _delete_rows(conn, old_id)
+        conn.execute(update(BillStopBatch).where(BillStopBatch.id == old_id).values(status="superseded"))
+
+
+def _keep_latest_dates(conn, keep_dates):
+    dates = conn.scalars(select(BillStopBatch.batch_date).where(BillStopBatch.status == "completed")
+                         .distinct().order_by(BillStopBatch.batch_date.desc())).all()
+    for old_date in dates[keep_dates:]:
+        for old_id in conn.scalars(select(BillStopBatch.id).where(BillStopBatch.batch_date == old_date,
+                                                                  BillStopBatch.status == "completed")).all():
+            _delete_rows(conn, old_id)
+            conn.execute(update(BillStopBatch).where(BillStopBatch.id == old_id).values(status="expired"))
+
+
+def _delete_rows(conn, batch_id):
+    conn.execute(delete(BillStopSummary).where(BillStopSummary.batch_id == batch_id))
+    conn.execute(delete(BillStopDetail).where(BillStopDetail.batch_id == batch_id))

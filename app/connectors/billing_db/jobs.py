@@ -1,0 +1,75 @@
+"""billing.bill_stop_batch: stream the bill-stop query from CC&B into the cache, chunk by chunk."""
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import create_engine, make_url
+
+from ...dashboard import settings
+from ...extensions import db
+from ...runs.context import JobCancelled
+from ...runs.registry import job
+from ..base import SourceError
+from . import batch as batches
+from .source import bill_stop_query, cpc_count_query
+
+
+def source_engine(config):
+    url = config.get("BILLING_DB_URL")
+    if not url:
+        raise SourceError("The billing database is not configured: set BILLING_DB_URL (e.g. oracle+oracledb://…)")
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":  # SQLAlchemy 2.1 would pick psycopg 3; we ship psycopg2
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+@job("billing.bill_stop_batch", title="Bill stop batch", connector="billing", cron="0 2 * * *", lock="billing",
+     timeout=4 * 3600, freshness=True, stale_minutes=26 * 60)
+def bill_stop_batch(ctx):
+    """Find every CPC customer with a bill stop in CC&B and cache the details and per-CRP summary."""
+    tz = ZoneInfo(settings.cached("business_timezone"))
+    batch_date = datetime.now(tz).date()
+    window = batches.billing_window(batch_date, settings.cached("billing_window_days"))
+    keep = settings.cached("billing_keep_batches")
+    source = source_engine(current_app.config)
+    batch_id = batches.start_batch(ctx.run_id, batch_date, window)
+    ctx.log.info("batch=%s date=%s window=%s..%s", batch_id, batch_date, *window)
+    try:
+        details = _stream_details(ctx, source, batch_id, window)
+        n_summary, n_details, n_stops = batches.publish(batch_id, keep)
+    except BaseException as exc:
+        batches.discard(batch_id, "cancelled" if isinstance(exc, JobCancelled) else "failed", exc)
+        raise
+    finally:
+        source.dispose()
+    ctx.count(inserted=n_summary + n_details)
+    ctx.summary = f"Found {n_stops:,} bill stops among {n_details:,} CPCs under {n_summary:,} CRPs"
+    ctx.log.info("batch=%s details=%s summary=%s bill_stops=%s streamed=%s", batch_id, n_details, n_summary,
+                 n_stops, details)
+
+
+def _stream_details(ctx, source, batch_id, window):
+    """Read the query with a server-side cursor in chunks, writing each chunk while the next is read."""
+    chunk = current_app.config.get("BILLING_CHUNK_ROWS", 10_000)
+    pause = current_app.config.get("BILLING_CHUNK_PAUSE_SECONDS", 0)
+    with source.connect() as conn:
+        total = conn.scalar(cpc_count_query())
+        ctx.progress(0, total, "reading CC&B")
+        result = conn.execution_options(stream_results=True, yield_per=chunk).execute(bill_stop_query(*window))
+        writer = batches.ChunkWriter(db.engine)
+        done = 0
+        try:
+            for rows in result.partitions():
+                writer.put([batches.detail_row(batch_id, row) for row in rows])
+                done += len(rows)
+                ctx.count(fetched=len(rows))
+                ctx.progress(done, max(total, done), f"{done:,} CPC rows read")
+                if pause:
+                    time.sleep(pause)
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+    return done

@@ -1,0 +1,176 @@
+"""billing.bill_stop_batch against the fake CC&B: counts checked against the source tables."""
+import shutil
+import sqlite3
+from collections import Counter
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select, text
+
+from app.connectors.billing_db.batch import billing_window
+from app.connectors.billing_db.models import BillStopBatch, BillStopDetail, BillStopSummary
+from app.extensions import db
+from app.runs.models import Run
+from app.runs.service import cancel
+from tests.conftest import requires_postgres, wait_for
+from tests.connectors.billing_db.conftest import source_engine
+from tests.connectors.uisp.conftest import run_job
+from tests.runs.helpers import get_run, queue, wait_status
+
+CPC_PARENTS = text("""
+    SELECT s.acct_id, TRIM(c.adhoc_char_val) FROM ci_sa s
+    JOIN ci_sa_sp ss ON ss.sa_id = s.sa_id JOIN ci_sp_char c ON c.sp_id = ss.sp_id
+    WHERE c.char_type_cd = 'CM_CPRLA' AND c.effdt = (SELECT MAX(c2.effdt) FROM ci_sp_char c2
+                                                     WHERE c2.sp_id = c.sp_id AND c2.char_type_cd = 'CM_CPRLA')
+      AND EXISTS (SELECT 1 FROM ci_sp_char f WHERE f.sp_id = c.sp_id AND f.char_type_cd = 'CM-CPRCP'
+                  AND TRIM(f.adhoc_char_val) = 'CPC')""")
+ACTIVE = text("SELECT DISTINCT acct_id FROM ci_sa WHERE sa_status_flg IN ('20', '50')")
+BILLED = text("""SELECT DISTINCT s.acct_id FROM ci_sa s JOIN ci_bseg b ON b.sa_id = s.sa_id
+                 WHERE b.bseg_stat_flg = '50' AND b.end_dt >= :start AND b.end_dt < :end""")
+
+
+def expected_per_crp(url, window):
+    """(CPCs, bill stops) per CRP, from plain queries over the source tables."""
+    engine = source_engine(url)
+    with engine.connect() as conn:
+        parents = {acct.strip(): crp for acct, crp in conn.execute(CPC_PARENTS)}
+        active = {a.strip() for a in conn.scalars(ACTIVE)}
+        billed = {a.strip() for a in conn.scalars(BILLED, {"start": window[0], "end": window[1]})}
+    engine.dispose()
+    totals, stops = Counter(parents.values()), Counter()
+    for acct, crp in parents.items():
+        if acct in active and acct not in billed:
+            stops[crp] += 1
+    return totals, stops
+
+
+def visible_batch(app):
+    with app.app_context():
+        batch = db.session.scalars(select(BillStopBatch).where(BillStopBatch.status == "completed")
+                                   .order_by(BillStopBatch.id.desc())).first()
+        if batch:
+            db.session.expunge(batch)
+        return batch
+
+
+def test_batch_counts_per_crp_match_the_source(app, billing, executor):
+    run = run_job(app, "billing.bill_stop_batch")
+    assert run.status == "succeeded", run.reason
+    batch = visible_batch(app)
+    totals, stops = expected_per_crp(billing, billing_window(date.today(), 0))
+    with app.app_context():
+        summary = {s.crp_account_no: s for s in db.session.scalars(
+            select(BillStopSummary).where(BillStopSummary.batch_id == batch.id))}
+        details = db.session.scalar(select(func.count()).where(BillStopDetail.batch_id == batch.id))
+    assert {crp: s.total_cpc_count for crp, s in summary.items()} == dict(totals)
+    assert {crp: s.bill_stop_count for crp, s in summary.items() if s.bill_stop_count} == dict(stops)
+    assert details == sum(totals.values()) == batch.details_count
+    assert batch.bill_stop_count == sum(stops.values()) > 0
+    assert run.progress_done == run.progress_total == details
+    assert f"{sum(stops.values()):,} bill stops" in run.summary
+
+
+def test_window_of_last_n_days_is_a_setting(app, billing, executor):
+    from app.dashboard import settings
+    with app.app_context():
+        settings.put("billing_window_days", 3)
+        db.session.commit()
+        settings._CACHE.clear()
+    run = run_job(app, "billing.bill_stop_batch")
+    assert run.status == "succeeded", run.reason
+    _totals, stops = expected_per_crp(billing, billing_window(date.today(), 3))
+    assert visible_batch(app).bill_stop_count == sum(stops.values())
+
+
+def _rows_of(app, batch_id):
+    with app.app_context():
+        return (db.session.scalar(select(func.count()).where(BillStopDetail.batch_id == batch_id)),
+                db.session.scalar(select(func.count()).where(BillStopSummary.batch_id == batch_id)))
+
+
+def _batch_in_flight(app, at_rows):
+    """Queue a batch and return its run id once it has streamed at least `at_rows` rows."""
+    run_id, _ = queue(app, "billing.bill_stop_batch")
+    wait_for(lambda: get_run(app, run_id).progress_done >= at_rows, message=f"{at_rows} rows streamed")
+    return run_id
+
+
+def _assert_previous_batch_kept(app, previous, run):
+    assert visible_batch(app).id == previous.id
+    with app.app_context():
+        ended = db.session.scalars(select(BillStopBatch).order_by(BillStopBatch.id.desc())).first()
+    assert ended.status == run.status and ended.error and ended.run_id == run.id
+    assert _rows_of(app, ended.id) == (0, 0)
+    assert _rows_of(app, previous.id)[0] == previous.details_count
+
+
+@pytest.fixture
+def previous(app, billing, executor):
+    """One good batch, then a slowed stream (small chunks with a pause) so tests can act mid-batch."""
+    assert run_job(app, "billing.bill_stop_batch").status == "succeeded"
+    app.config.update(BILLING_CHUNK_ROWS=100, BILLING_CHUNK_PAUSE_SECONDS=0.05)
+    return visible_batch(app)
+
+
+def test_cancel_mid_batch_keeps_previous_batch_and_leaves_no_rows(app, previous):
+    run_id = _batch_in_flight(app, 300)
+    with app.app_context():
+        cancel(db.session.get(Run, run_id), "tester")
+        db.session.commit()
+    run = wait_status(app, run_id, "cancelled", "failed", "succeeded")
+    assert run.status == "cancelled"
+    _assert_previous_batch_kept(app, previous, run)
+
+
+@requires_postgres
+def test_connection_dropped_mid_stream_fails_batch_and_leaves_no_rows(app, billing, previous):
+    run_id = _batch_in_flight(app, 300)
+    source = source_engine(billing)
+    with source.connect() as conn:
+        killed = conn.scalar(text("SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                  "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    source.dispose()
+    assert killed >= 1
+    run = wait_status(app, run_id, "failed", "succeeded", "cancelled")
+    assert run.status == "failed" and "terminat" in run.reason.lower()
+    _assert_previous_batch_kept(app, previous, run)
+
+
+def test_error_raised_by_the_source_mid_stream_fails_batch(app, billing, previous, tmp_path):
+    """A value the source cannot hand over (a corrupt date) surfaces part-way through the stream."""
+    if not billing.startswith("sqlite"):
+        pytest.skip("corrupting a typed column needs SQLite's loose typing; PostgreSQL drops the connection above")
+    broken = tmp_path / "broken.db"
+    shutil.copy(billing.removeprefix("sqlite:///"), broken)
+    with sqlite3.connect(broken) as conn:
+        conn.execute("""UPDATE ci_bseg SET end_dt = 'not-a-date' WHERE bseg_id = (
+            SELECT MAX(b.bseg_id) FROM ci_bseg b JOIN ci_sa_sp ss ON ss.sa_id = b.sa_id
+            JOIN ci_sp_char c ON c.sp_id = ss.sp_id
+            WHERE b.bseg_stat_flg = '50' AND c.char_type_cd = 'CM-CPRCP' AND TRIM(c.adhoc_char_val) = 'CPC')""")
+    app.config.update(BILLING_DB_URL=f"sqlite:///{broken}")
+    run = run_job(app, "billing.bill_stop_batch")
+    assert run.status == "failed" and "not-a-date" in run.reason
+    _assert_previous_batch_kept(app, previous, run)
+
+
+def test_unconfigured_source_fails_with_a_clear_reason(app, executor):
+    app.config.update(BILLING_DB_URL="")
+    run = run_job(app, "billing.bill_stop_batch")
+    assert run.status == "failed" and "BILLING_DB_URL" in run.reason
+
+
+def test_batch_counts_match_on_mariadb(app, executor):
+    """The same Core query on a third dialect (MariaDB strips CHAR padding on read; the query trims anyway)."""
+    pytest.importorskip("pymysql")
+    from app.fakes.billing import create_and_seed
+    from tests.connectors.billing_db.conftest import SMALL, mariadb_url
+    create_and_seed(mariadb_url, today=date.today(), **SMALL)
+    app.config.update(BILLING_DB_URL=mariadb_url, BILLING_CHUNK_ROWS=500)
+    run = run_job(app, "billing.bill_stop_batch")
+    assert run.status == "succeeded", run.reason
+    totals, stops = expected_per_crp(mariadb_url, billing_window(date.today(), 0))
+    batch = visible_batch(app)
+    with app.app_context():
+        summary = {s.crp_account_no: (s.total_cpc_count, s.bill_stop_count) for s in db.session.scalars(
+            select(BillStopSummary).where(BillStopSummary.batch_id == batch.id))}
+    assert summary == {crp: (n, stops.get(crp, 0)) for crp, n in totals.items()}
