@@ -9,7 +9,10 @@ PORT=${PORT:-5000}
 UISP_PORT=${DEMO_UISP_PORT:-8901}
 UISP_CLIENTS=${DEMO_UISP_CLIENTS:-2000}
 
+BILLING_DEMO_DB=instance/billing_demo.db
+
 export FLASK_APP=wsgi
+export BILLING_DB_URL=${BILLING_DB_URL:-sqlite:///$PWD/$BILLING_DEMO_DB}
 export UISP_APP_KEY=${UISP_APP_KEY:-demo-uisp-key}
 export UISP_BASE_URL=${UISP_BASE_URL:-http://127.0.0.1:$UISP_PORT/crm/api/v1.0}
 
@@ -23,6 +26,11 @@ coproc UISP { exec "$BIN/python" -m app.fakes.uisp --host 127.0.0.1 --port "$UIS
 pids+=("$UISP_PID")
 read -r -t 60 line <&"${UISP[0]}" || { echo "fake UISP did not start; see instance/fake-uisp.log" >&2; exit 1; }
 echo "fake UISP: $line ($UISP_CLIENTS clients)"
+
+# The fake CC&B is seeded for "this month"; seed again on another day (~10 s for 20,000 CPCs).
+if [ ! -f "$BILLING_DEMO_DB" ] || [ "$(date -r "$BILLING_DEMO_DB" +%F)" != "$(date +%F)" ]; then
+  "$BIN/python" -m app.fakes.billing --url "sqlite:///$PWD/$BILLING_DEMO_DB" --crps 200 --cpcs 20000
+fi
 
 SYNCDECK_NO_ENGINE=1 "$BIN/flask" db upgrade
 SYNCDECK_NO_ENGINE=1 "$BIN/flask" demo setup

@@ -11,7 +11,11 @@ SETTINGS = {
 
 def register(app):
     """Add the bill-stop cache models, the batch job and its settings."""
+    from ... import demo as demo_setup
     from . import jobs, models  # noqa: F401 — importing declares the tables and the job
+    from .demo import queue_first_batch
 
     for key, (default, validator, label, help_text) in SETTINGS.items():
         settings.register(key, default, validator, connector="billing", label=label, help=help_text)
+    if queue_first_batch not in demo_setup.SETUP_HOOKS:
+        demo_setup.SETUP_HOOKS.append(queue_first_batch)
