@@ -11,6 +11,7 @@ ACTIONS = (
     "schedule_toggled", "schedule_deleted", "schedule_run_now", "job_toggled",
     "settings_changed", "user_created", "user_updated", "user_disabled", "user_enabled",
     "password_reset", "role_updated", "retry", "ignore", "mapping_changed", "payment_posted",
+    "service_suspended", "service_reactivated",
 )
 
 

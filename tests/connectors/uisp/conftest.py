@@ -23,7 +23,7 @@ def uisp(app, uisp_server):
     """The fake UISP with its generated data restored and no faults; the app configured for it."""
     uisp_server.reset()
     app.config.update(UISP_BASE_URL=uisp_server.base_url, UISP_APP_KEY=KEY, UISP_RETRY_BACKOFF=0.01,
-                      UISP_RETRIES=2, UISP_TIMEOUT=5, UISP_PAGE_SIZE=100)
+                      UISP_RETRIES=2, UISP_TIMEOUT=30, UISP_PAGE_SIZE=100)
     yield uisp_server
     uisp_server.faults()
 
