@@ -12,9 +12,13 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from datetime import date
 from pathlib import Path
 
 import pytest
+
+from app.fakes.billing import create_and_seed
+from tests.fakes.servers import FakeControls, fake_uisp
 
 from .helpers import ADMIN, RECORDER_JS, VIEWER, login
 
@@ -24,6 +28,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
+UISP_KEY = "browser-uisp-key"
 STARTUP_TIMEOUT = 30  # seconds for gunicorn + engine to report healthy
 ARTIFACTS = Path(os.environ.get("BROWSER_ARTIFACTS_DIR") or Path(tempfile.gettempdir()) / "syncdeck-browser-artifacts")
 
@@ -37,8 +42,14 @@ def _free_port():
 
 
 class LiveServer:
-    def __init__(self, url, db_path, log_path):
-        self.url, self.db_path, self.log_path = url, db_path, log_path
+    def __init__(self, url, db_path, log_path, env):
+        self.url, self.db_path, self.log_path, self.env = url, db_path, log_path, env
+
+    def put_setting(self, key, value):
+        """Change a setting as an admin would (through the app's own validation), from outside the server."""
+        script = (SETTINGS_PUT + f"\n    settings.put({key!r}, {value!r}, 'browser-tests')\n"
+                  "    db.session.commit()\n")
+        _run([str(VENV_BIN / "python"), "-c", script], self.env)
 
     def query(self, sql, *args):
         """Read the app's database directly (read-only; the app owns all writes)."""
@@ -70,6 +81,14 @@ def _flask(args, env):
     return _run([str(VENV_BIN / "flask"), "--app", "wsgi", *args], env)
 
 
+SETTINGS_PUT = """
+from app import create_app
+from app.dashboard import settings
+from app.extensions import db
+app = create_app()
+with app.app_context():
+    pass"""
+
 # Written before the server starts. No refresh on login: the Refresh Data tests must own every
 # global-refresh run they see (login refresh is covered by the unit tests).
 SETTINGS_SCRIPT = """
@@ -92,7 +111,22 @@ def _ensure_chromium():
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
+def fake_uisp_server():
+    """The fake UISP the live server's connector talks to (300 clients)."""
+    with fake_uisp(300, UISP_KEY) as root:
+        yield FakeControls(root, UISP_KEY)
+
+
+@pytest.fixture(scope="session")
+def ccb_demo(tmp_path_factory):
+    """A small fake CC&B database for the Billing DB pages."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('ccb')}/ccb.db"
+    create_and_seed(url, crps=20, cpcs=2000, today=date.today())
+    return url
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory, fake_uisp_server, ccb_demo):
     _ensure_chromium()
     tmp = tmp_path_factory.mktemp("browser-server")
     db_path = tmp / "syncdeck.db"
@@ -101,7 +135,9 @@ def live_server(tmp_path_factory):
     env.update(DATABASE_URL=f"sqlite:///{db_path}", EXTRA_JOB_MODULES="tests.jobs",
                EXECUTOR_POLL_SECONDS="0.1", HEARTBEAT_SECONDS="0.3", SCHEDULER_RECONCILE_SECONDS="1",
                SECRET_KEY="browser-tests-fixed-secret", PYTHONUNBUFFERED="1",
-               SLEEPY_DELAY="0.5")  # a 2.5 s refresh: the button's 0.8 s polls paint mid-run progress
+               SLEEPY_DELAY="0.5",  # a 2.5 s refresh: the button's 0.8 s polls paint mid-run progress
+               UISP_BASE_URL=fake_uisp_server.base_url, UISP_APP_KEY=UISP_KEY, UISP_PAGE_SIZE="50",
+               BILLING_DB_URL=ccb_demo, BILLING_CHUNK_ROWS="200")
 
     setup_env = dict(env, SYNCDECK_NO_ENGINE="1")
     _flask(["db", "upgrade"], setup_env)
@@ -116,7 +152,7 @@ def live_server(tmp_path_factory):
         [str(VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "8",
          "--access-logfile", "-", "wsgi:app"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = LiveServer(url, db_path, log_path)
+    server = LiveServer(url, db_path, log_path, setup_env)
     try:
         _wait_healthy(url, proc, server)
         yield server
