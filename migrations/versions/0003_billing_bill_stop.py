@@ -53,6 +53,7 @@ def upgrade():
     with op.batch_alter_table('billing_bill_stop_details', schema=None) as batch_op:
         batch_op.create_index('ix_billing_details_batch_crp', ['batch_id', 'crp_account_no'], unique=False)
         batch_op.create_index('ix_billing_details_batch_status', ['batch_id', 'billing_status'], unique=False)
+        batch_op.create_index('ix_billing_details_batch_stop_cpc', ['batch_id', 'is_bill_stop', 'cpc_customer_no'], unique=False)
 
     op.create_table('billing_bill_stop_summary',
     sa.Column('batch_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -77,6 +78,7 @@ def downgrade():
 
     op.drop_table('billing_bill_stop_summary')
     with op.batch_alter_table('billing_bill_stop_details', schema=None) as batch_op:
+        batch_op.drop_index('ix_billing_details_batch_stop_cpc')
         batch_op.drop_index('ix_billing_details_batch_status')
         batch_op.drop_index('ix_billing_details_batch_crp')
 

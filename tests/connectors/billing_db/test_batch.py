@@ -163,10 +163,10 @@ def test_batch_counts_match_on_mariadb(app, executor):
     """The same Core query on a third dialect (MariaDB strips CHAR padding on read; the query trims anyway)."""
     pytest.importorskip("pymysql")
     from app.fakes.billing import create_and_seed
-    from tests.connectors.billing_db.conftest import SMALL, mariadb_url
-    create_and_seed(mariadb_url, today=date.today(), **SMALL)
-    app.config.update(BILLING_DB_URL=mariadb_url, BILLING_CHUNK_ROWS=500)
-    run = run_job(app, "billing.bill_stop_batch")
+    from tests.connectors.billing_db.conftest import mariadb_url
+    create_and_seed(mariadb_url, today=date.today(), crps=8, cpcs=400, seed=3)
+    app.config.update(BILLING_DB_URL=mariadb_url, BILLING_CHUNK_ROWS=100)
+    run = run_job(app, "billing.bill_stop_batch", timeout=180)
     assert run.status == "succeeded", run.reason
     totals, stops = expected_per_crp(mariadb_url, billing_window(date.today(), 0))
     batch = visible_batch(app)
