@@ -137,7 +137,8 @@ def live_server(tmp_path_factory, fake_uisp_server, ccb_demo):
                SECRET_KEY="browser-tests-fixed-secret", PYTHONUNBUFFERED="1",
                SLEEPY_DELAY="0.5",  # a 2.5 s refresh: the button's 0.8 s polls paint mid-run progress
                UISP_BASE_URL=fake_uisp_server.base_url, UISP_APP_KEY=UISP_KEY, UISP_PAGE_SIZE="50",
-               BILLING_DB_URL=ccb_demo, BILLING_CHUNK_ROWS="200")
+               BILLING_DB_URL=ccb_demo, BILLING_CHUNK_ROWS="200",
+               BILLING_CHUNK_PAUSE_SECONDS="0.15")  # ten chunks over ~1.5 s: progress is seen mid-batch
 
     setup_env = dict(env, SYNCDECK_NO_ENGINE="1")
     _flask(["db", "upgrade"], setup_env)
