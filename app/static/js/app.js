@@ -59,7 +59,24 @@
     const fresh = new DOMParser().parseFromString(html, "text/html").getElementById("data-area");
     if (fresh) area.innerHTML = fresh.innerHTML;
   }
-  window.Syncdeck = { toast, refreshDataArea };
+
+  // Poll one run (GET /api/runs/<id>) until it ends, handing each answer to onUpdate; when it
+  // succeeds, swap the page's data in. The toast comes from the events poll, not from here.
+  async function followRun(statusUrl, onUpdate, pollMs = 1000) {
+    for (;;) {
+      const res = await fetch(statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      if (res.ok) {
+        const run = await res.json();
+        onUpdate(run);
+        if (["succeeded", "failed", "cancelled"].includes(run.status)) {
+          if (run.status === "succeeded") await refreshDataArea();
+          return run;
+        }
+      }
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+  window.Syncdeck = { toast, refreshDataArea, followRun };
 
   // --- Refresh Data button ------------------------------------------------
   const btn = document.getElementById("refresh-btn");

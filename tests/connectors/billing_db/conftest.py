@@ -11,11 +11,12 @@ from tests.conftest import PG_URL
 SMALL = {"crps": 15, "cpcs": 1500, "seed": 7}
 
 
-def _source_url(tmp_path_factory):
-    """A PostgreSQL database beside the test database when the suite runs on PostgreSQL, else SQLite."""
+def source_url(tmp_dir, suffix="_ccb"):
+    """A fake-source URL: a PostgreSQL database beside the test database when the suite runs on
+    PostgreSQL (named with `suffix`, created if missing), else a SQLite file in tmp_dir."""
     if not PG_URL:
-        return f"sqlite:///{tmp_path_factory.mktemp('ccb')}/ccb.db"
-    url = make_url(PG_URL).set(database=make_url(PG_URL).database + "_ccb")
+        return f"sqlite:///{tmp_dir}/ccb.db"
+    url = make_url(PG_URL).set(database=make_url(PG_URL).database + suffix)
     admin = create_engine(make_url(PG_URL).set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": url.database}):
@@ -27,7 +28,7 @@ def _source_url(tmp_path_factory):
 @pytest.fixture(scope="session")
 def ccb_source(tmp_path_factory):
     """The fake CC&B, seeded once per session for today (the batch's window is this month)."""
-    url = _source_url(tmp_path_factory)
+    url = source_url(tmp_path_factory.mktemp("ccb"))
     summary = create_and_seed(url, today=date.today(), **SMALL)
     return url, summary
 

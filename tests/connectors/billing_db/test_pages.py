@@ -4,15 +4,15 @@ import re
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import create_engine, func, make_url, select, text, update
+from sqlalchemy import func, select, text, update
 
 from app.connectors.billing_db.batch import billing_window
 from app.connectors.billing_db.models import BillStopBatch, BillStopDetail, BillStopSummary
 from app.extensions import db
 from app.fakes.billing import create_and_seed
 from app.runs.models import Run
-from tests.conftest import PG_URL, create_user
-from tests.connectors.billing_db.conftest import source_engine
+from tests.conftest import create_user
+from tests.connectors.billing_db.conftest import source_engine, source_url
 from tests.connectors.uisp.conftest import run_job
 from tests.runs.helpers import count_runs, wait_status
 
@@ -209,19 +209,6 @@ def test_history_lists_a_failed_batch_with_its_error(app, admin, billing, execut
 
 # --- two kept batches: an older one and the comparison ----------------------------------------------------
 
-def _own_source_url(tmp_path):
-    """A fresh source this test may change (the session's is shared): SQLite, or a PostgreSQL database."""
-    if not PG_URL:
-        return f"sqlite:///{tmp_path}/ccb.db"
-    url = make_url(PG_URL).set(database=make_url(PG_URL).database + "_ccb_pages")
-    admin = create_engine(make_url(PG_URL).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": url.database}):
-            conn.execute(text(f'CREATE DATABASE "{url.database}"'))
-    admin.dispose()
-    return url.render_as_string(hide_password=False)
-
-
 def _change_source(url, billed_cpcs, stopped_cpc):
     """Drop this month's frozen segments of some billed CPCs; bill one bill stop today."""
     start, end = billing_window(date.today(), 0)
@@ -242,7 +229,7 @@ def _change_source(url, billed_cpcs, stopped_cpc):
 @pytest.fixture
 def two_batches(app, executor, tmp_path):
     """Batch a (relabelled yesterday, so it is kept) and batch b after the source changed: (a, b, new, resolved)."""
-    url = _own_source_url(tmp_path)
+    url = source_url(tmp_path, "_ccb_pages")
     create_and_seed(url, crps=6, cpcs=400, seed=11, today=date.today())
     app.config.update(BILLING_DB_URL=url, BILLING_CHUNK_ROWS=100)
     a = ran_batch(app)

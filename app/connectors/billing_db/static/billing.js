@@ -43,24 +43,13 @@
     button.lastChild.textContent = busy ? " Refreshing…" : " Refresh Data";
   }
 
-  // Poll the run until it ends; app.js toasts the outcome, this updates the rows and then the data.
+  // Follow the run until it ends; app.js toasts the outcome, this updates the rows and then the data.
   async function watch(statusUrl) {
     if (watching) return;
     watching = true;
     setButton(true);
     try {
-      for (;;) {
-        const res = await fetch(statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-        if (res.ok) {
-          const run = await res.json();
-          show(run);
-          if (TERMINAL.includes(run.status)) {
-            if (run.status === "succeeded") await window.Syncdeck.refreshDataArea();
-            return;
-          }
-        }
-        await new Promise((r) => setTimeout(r, POLL_MS));
-      }
+      await window.Syncdeck.followRun(statusUrl, show, POLL_MS);
     } finally {
       watching = false;
       setButton(false);

@@ -22,22 +22,11 @@
     part("run-message").textContent = run.outcome || run.progress.message || "";
   }
 
-  // Poll the run until it ends; app.js toasts the outcome, so this only updates the box and the data.
+  // Follow the run until it ends; app.js toasts the outcome, so this only updates the box and the data.
   async function watch(statusUrl) {
     if (form) form.querySelector("button").disabled = true;
     try {
-      for (;;) {
-        const res = await fetch(statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-        if (res.ok) {
-          const run = await res.json();
-          show(run);
-          if (TERMINAL.includes(run.status)) {
-            if (run.status === "succeeded") await window.Syncdeck.refreshDataArea();
-            return;
-          }
-        }
-        await new Promise((r) => setTimeout(r, POLL_MS));
-      }
+      await window.Syncdeck.followRun(statusUrl, show, POLL_MS);
     } finally {
       if (form) form.querySelector("button").disabled = false;
     }
