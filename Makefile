@@ -7,7 +7,7 @@ FLASK := FLASK_APP=wsgi $(BIN)/flask
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite test-postgres venv bench vendor clean
+.PHONY: run test test-sqlite test-postgres venv bench bench-uisp bench-billing vendor clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,8 +33,17 @@ test-sqlite: venv
 test-postgres: venv
 	$(BIN)/pytest -q
 
+# One benchmark each; every one prints its ratios against baselines measured in the same run.
 bench: venv
 	$(BIN)/python bench/engine.py
+
+bench-uisp: venv
+	$(BIN)/python bench/uisp_refresh.py
+
+# dlt and pyarrow are the billing bench's peers, not the app's dependencies.
+bench-billing: venv
+	$(BIN)/pip install -q --disable-pip-version-check -r bench/requirements.txt
+	$(BIN)/python bench/bill_stop.py
 
 vendor:
 	bash scripts/vendor.sh

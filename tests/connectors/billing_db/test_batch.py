@@ -174,3 +174,27 @@ def test_batch_counts_match_on_mariadb(app, executor):
         summary = {s.crp_account_no: (s.total_cpc_count, s.bill_stop_count) for s in db.session.scalars(
             select(BillStopSummary).where(BillStopSummary.batch_id == batch.id))}
     assert summary == {crp: (n, stops.get(crp, 0)) for crp, n in totals.items()}
+
+
+def test_only_the_last_n_batch_dates_are_kept(app, billing, executor):
+    """Seed 001's 'multiple batch dates': a setting says how many; older ones lose their rows, not their log."""
+    from datetime import timedelta
+
+    from app.dashboard import settings
+    with app.app_context():
+        settings.put("billing_keep_batches", 2)
+        db.session.commit()
+        settings._CACHE.clear()
+    ids = []
+    for days_ago in (2, 1, 0):
+        assert run_job(app, "billing.bill_stop_batch").status == "succeeded"
+        with app.app_context():   # date this batch as if it had run `days_ago` days ago
+            batch = db.session.scalars(select(BillStopBatch).order_by(BillStopBatch.id.desc())).first()
+            batch.batch_date = date.today() - timedelta(days=days_ago)
+            db.session.commit()
+            ids.append(batch.id)
+    with app.app_context():
+        statuses = {b.id: b.status for b in db.session.scalars(select(BillStopBatch))}
+    # The third batch pushed the oldest date out (two kept: yesterday's and today's).
+    assert [statuses[i] for i in ids] == ["expired", "completed", "completed"]
+    assert _rows_of(app, ids[0]) == (0, 0) and _rows_of(app, ids[1])[0] > 0
