@@ -47,7 +47,6 @@ def upgrade():
     sa.Column('billing_status', sa.String(length=20), nullable=False),
     sa.Column('is_bill_stop', sa.Boolean(), nullable=False),
     sa.Column('current_balance', sa.Numeric(precision=15, scale=2), nullable=False),
-    sa.ForeignKeyConstraint(['batch_id'], ['billing_batches.id'], name=op.f('fk_billing_bill_stop_details_batch_id_billing_batches'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('batch_id', 'cpc_customer_no', name=op.f('pk_billing_bill_stop_details'))
     )
     with op.batch_alter_table('billing_bill_stop_details', schema=None) as batch_op:
@@ -62,7 +61,6 @@ def upgrade():
     sa.Column('bill_stop_count', sa.Integer(), nullable=False),
     sa.Column('active_billing_count', sa.Integer(), nullable=False),
     sa.Column('bill_stop_percentage', sa.Numeric(precision=5, scale=2), nullable=False),
-    sa.ForeignKeyConstraint(['batch_id'], ['billing_batches.id'], name=op.f('fk_billing_bill_stop_summary_batch_id_billing_batches'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('batch_id', 'crp_account_no', name=op.f('pk_billing_bill_stop_summary'))
     )
     with op.batch_alter_table('billing_bill_stop_summary', schema=None) as batch_op:

@@ -12,7 +12,7 @@ from ...runs.context import JobCancelled
 from ...runs.registry import job
 from ..base import SourceError
 from . import batch as batches
-from .source import bill_stop_query, cpc_count_query
+from .source import bill_stop_query
 
 
 def source_engine(config):
@@ -54,9 +54,13 @@ def _stream_details(ctx, source, batch_id, window):
     """Read the query with a server-side cursor in chunks, writing each chunk while the next is read."""
     chunk = current_app.config.get("BILLING_CHUNK_ROWS", 10_000)
     pause = current_app.config.get("BILLING_CHUNK_PAUSE_SECONDS", 0)
+    # Counting first would cost a second pass over the source; the last batch's size is a fair estimate.
+    total = batches.last_details_count()
     with source.connect() as conn:
-        total = conn.scalar(cpc_count_query())
         ctx.progress(0, total, "reading CC&B")
+        if conn.dialect.name == "postgresql":
+            # A cursor makes PostgreSQL plan for the first rows (nested loops); we want them all.
+            conn.exec_driver_sql("SET cursor_tuple_fraction = 1.0")
         result = conn.execution_options(stream_results=True, yield_per=chunk).execute(bill_stop_query(*window))
         writer = batches.ChunkWriter(db.engine)
         done = 0
@@ -65,10 +69,11 @@ def _stream_details(ctx, source, batch_id, window):
                 writer.put([batches.detail_row(batch_id, row) for row in rows])
                 done += len(rows)
                 ctx.count(fetched=len(rows))
-                ctx.progress(done, max(total, done), f"{done:,} CPC rows read")
+                ctx.progress(done, max(total or 0, done), f"{done:,} CPC rows read")
                 if pause:
                     time.sleep(pause)
             writer.close()
+            ctx.progress(done, done, f"{done:,} CPC rows read")
         except BaseException:
             writer.abort()
             raise

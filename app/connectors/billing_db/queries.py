@@ -108,7 +108,7 @@ def _like(text):
 
 
 def details_query(batch_id, filters, columns=None):
-    """Details of a batch matching the filters, bill stops first, then by CPC number."""
+    """Details of a batch matching the filters, bill stops first, then by CPC number (highest first)."""
     d = BillStopDetail
     query = select(*(columns or [d])).where(d.batch_id == batch_id)
     if filters.get("crp"):
@@ -120,7 +120,8 @@ def details_query(batch_id, filters, columns=None):
         query = query.where(or_(d.cpc_customer_no.ilike(pattern, escape="\\"),
                                 d.legacy_no.ilike(pattern, escape="\\"),
                                 d.customer_name.ilike(pattern, escape="\\")))
-    return query.order_by(d.is_bill_stop.desc(), d.cpc_customer_no)
+    # Both descending: the (batch_id, is_bill_stop, cpc_customer_no) index read backwards, no sort.
+    return query.order_by(d.is_bill_stop.desc(), d.cpc_customer_no.desc())
 
 
 def details_total(batch, filters):

@@ -112,9 +112,3 @@ def bill_stop_query(window_start, window_end):
             .outerjoin(money, money.c.acct_id == cpc.c.acct_id)
             .outerjoin(names, names.c.acct_id == cpc.c.acct_id)
             .outerjoin(prem, prem.c.prem_id == func.coalesce(acct.c.mailing_prem_id, sa.c.prem_id)))
-
-
-def cpc_count_query():
-    """How many CPC accounts there are: the batch's progress total."""
-    cpc = _cpc_accounts()
-    return select(func.count()).select_from(cpc)

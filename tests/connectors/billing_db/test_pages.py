@@ -109,7 +109,7 @@ def test_summary_is_sorted_by_bill_stops_and_paged(app, admin, billing, executor
 def test_details_filters_and_pagination(app, admin, billing, executor):
     batch = ran_batch(app)
     rows = details(app, batch.id)
-    stops = sorted(d.cpc_customer_no for d in rows if d.is_bill_stop)
+    stops = sorted((d.cpc_customer_no for d in rows if d.is_bill_stop), reverse=True)
     first = page(admin.client, "/billing/?per_page=25")
     second = page(admin.client, "/billing/?per_page=25&page=2")
     listed = table_rows(first, "details-table", "data-cpc") + table_rows(second, "details-table", "data-cpc")
