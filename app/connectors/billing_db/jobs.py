@@ -12,6 +12,7 @@ from ...runs.context import JobCancelled
 from ...runs.registry import job
 from ..base import SourceError
 from . import batch as batches
+from .reader import read_chunks
 from .source import bill_stop_query
 
 
@@ -51,30 +52,30 @@ def bill_stop_batch(ctx):
 
 
 def _stream_details(ctx, source, batch_id, window):
-    """Read the query with a server-side cursor in chunks, writing each chunk while the next is read."""
+    """Read the query in chunks and write each chunk (on the writer's thread) while the next is read."""
     chunk = current_app.config.get("BILLING_CHUNK_ROWS", 10_000)
     pause = current_app.config.get("BILLING_CHUNK_PAUSE_SECONDS", 0)
     # Counting first would cost a second pass over the source; the last batch's size is a fair estimate.
     total = batches.last_details_count()
-    with source.connect() as conn:
-        ctx.progress(0, total, "reading CC&B")
-        if conn.dialect.name == "postgresql":
-            # A cursor makes PostgreSQL plan for the first rows (nested loops); we want them all.
-            conn.exec_driver_sql("SET cursor_tuple_fraction = 1.0")
-        result = conn.execution_options(stream_results=True, yield_per=chunk).execute(bill_stop_query(*window))
-        writer = batches.ChunkWriter(db.engine)
-        done = 0
-        try:
-            for rows in result.partitions():
-                writer.put([batches.detail_row(batch_id, row) for row in rows])
-                done += len(rows)
-                ctx.count(fetched=len(rows))
-                ctx.progress(done, max(total or 0, done), f"{done:,} CPC rows read")
-                if pause:
-                    time.sleep(pause)
-            writer.close()
-            ctx.progress(done, done, f"{done:,} CPC rows read")
-        except BaseException:
-            writer.abort()
-            raise
+    writer = batches.ChunkWriter(db.engine)
+    done = 0
+
+    def take(rows):
+        nonlocal done
+        writer.put([batches.detail_row(batch_id, row) for row in rows])
+        done += len(rows)
+        ctx.count(fetched=len(rows))
+        ctx.progress(done, max(total or 0, done), f"{done:,} CPC rows read")
+        if pause:
+            time.sleep(pause)
+
+    try:
+        with source.connect() as conn:
+            ctx.progress(0, total, "reading CC&B")
+            read_chunks(conn, bill_stop_query(*window), chunk, take)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    ctx.progress(done, done, f"{done:,} CPC rows read")
     return done

@@ -10,10 +10,11 @@ from sqlalchemy import func, select, text
 from app.connectors.billing_db.batch import billing_window
 from app.connectors.billing_db.models import BillStopBatch, BillStopDetail, BillStopSummary
 from app.extensions import db
+from app.fakes.billing import create_and_seed
 from app.runs.models import Run
 from app.runs.service import cancel
 from tests.conftest import requires_postgres, wait_for
-from tests.connectors.billing_db.conftest import source_engine
+from tests.connectors.billing_db.conftest import source_engine, source_url
 from tests.connectors.uisp.conftest import run_job
 from tests.runs.helpers import get_run, queue, wait_status
 
@@ -91,7 +92,7 @@ def _rows_of(app, batch_id):
 def _batch_in_flight(app, at_rows):
     """Queue a batch and return its run id once it has streamed at least `at_rows` rows."""
     run_id, _ = queue(app, "billing.bill_stop_batch")
-    wait_for(lambda: get_run(app, run_id).progress_done >= at_rows, message=f"{at_rows} rows streamed")
+    wait_for(lambda: get_run(app, run_id).progress_done >= at_rows, timeout=60, message=f"{at_rows} rows streamed")
     return run_id
 
 
@@ -122,16 +123,25 @@ def test_cancel_mid_batch_keeps_previous_batch_and_leaves_no_rows(app, previous)
     _assert_previous_batch_kept(app, previous, run)
 
 
+@pytest.fixture(scope="session")
+def big_pg_source(tmp_path_factory):
+    """~10 MB of result rows: more than the sockets buffer, so COPY is still sending when we cut it."""
+    url = source_url(tmp_path_factory.mktemp("ccb_big"), "_ccb_big")
+    create_and_seed(url, today=date.today(), crps=20, cpcs=100_000, seed=11)
+    return url
+
+
 @requires_postgres
-def test_connection_dropped_mid_stream_fails_batch_and_leaves_no_rows(app, billing, previous):
+def test_connection_dropped_mid_stream_fails_batch_and_leaves_no_rows(app, previous, big_pg_source):
+    app.config.update(BILLING_DB_URL=big_pg_source)
     run_id = _batch_in_flight(app, 300)
-    source = source_engine(billing)
+    source = source_engine(big_pg_source)
     with source.connect() as conn:
         killed = conn.scalar(text("SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
                                   "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
     source.dispose()
     assert killed >= 1
-    run = wait_status(app, run_id, "failed", "succeeded", "cancelled")
+    run = wait_status(app, run_id, "failed", "succeeded", "cancelled", timeout=60)
     assert run.status == "failed" and "terminat" in run.reason.lower()
     _assert_previous_batch_kept(app, previous, run)
 
