@@ -28,6 +28,7 @@ from sqlalchemy import create_engine, make_url, text
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
+from bench.jobrun import run_to_end  # noqa: E402
 
 SOURCE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/syncdeck_bench_ccb"
 CACHE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/syncdeck_bench_billing"
@@ -135,22 +136,8 @@ def run_batch(app, _args):
     """billing.bill_stop_batch for real: enqueued as the CLI does, executed by an in-process Executor."""
     from app.connectors.billing_db.models import BillStopBatch
     from app.extensions import db
-    from app.runs.executor import Executor
-    from app.runs.models import TERMINAL, Run
-    from app.runs.service import enqueue
+    run = run_to_end(app, "billing.bill_stop_batch")
     with app.app_context():
-        run, _ = enqueue("billing.bill_stop_batch", {}, trigger="cli", requested_by="bench")
-        db.session.commit()
-        executor = Executor(app, only_run_id=run.id)
-        executor.start()
-        try:
-            while run.status not in TERMINAL:
-                time.sleep(0.05)
-                db.session.rollback()
-                run = db.session.get(Run, run.id, populate_existing=True)
-        finally:
-            executor.stop()
-        assert run.status == "succeeded", f"run {run.id} {run.status}: {run.reason}"
         batch = db.session.scalars(db.select(BillStopBatch).where(BillStopBatch.run_id == run.id)).one()
         return {"seconds": (run.finished_at - run.started_at).total_seconds(), "rows": batch.details_count}
 

@@ -23,6 +23,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
+from bench.jobrun import run_to_end  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/syncdeck_bench"
 APP_KEY = "bench-key"
@@ -122,21 +123,8 @@ def cache_sql(app, clear=False):
 
 def run_refresh(app, _args):
     """uisp.refresh for real: enqueued and awaited as `flask run-job --wait` does, by an in-process Executor."""
-    from app.extensions import db
-    from app.runs.cli import _poll_until_done
-    from app.runs.executor import Executor
-    from app.runs.service import enqueue
-    with app.app_context():
-        run, _ = enqueue("uisp.refresh", {}, trigger="cli", requested_by="bench")
-        db.session.commit()
-        executor = Executor(app, only_run_id=run.id)
-        executor.start()
-        try:
-            run = _poll_until_done(run.id, None)  # it ends each poll's transaction (SQLite's write lock)
-        finally:
-            executor.stop()
-        assert run.status == "succeeded", f"run {run.id} {run.status}: {run.reason}"
-        return {"seconds": (run.finished_at - run.started_at).total_seconds()}
+    run = run_to_end(app, "uisp.refresh")
+    return {"seconds": (run.finished_at - run.started_at).total_seconds()}
 
 
 def run_baseline(app, args):
