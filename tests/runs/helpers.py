@@ -37,3 +37,9 @@ def count_runs(app, **filters):
         for key, value in filters.items():
             query = query.where(getattr(Run, key) == value)
         return db.session.scalar(query)
+
+
+def run_job(app, job_id, params=None, timeout=60):
+    """Queue a job, let the running executor take it, and return the finished run."""
+    run_id, _ = queue(app, job_id, params)
+    return wait_status(app, run_id, "succeeded", "failed", "cancelled", timeout=timeout)

@@ -3,10 +3,13 @@ import os
 from datetime import date
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, make_url, select, text
 
+from app.connectors.billing_db.models import BillStopBatch
+from app.extensions import db
 from app.fakes.billing import create_and_seed
 from tests.conftest import PG_URL
+from tests.runs.helpers import run_job
 
 SMALL = {"crps": 15, "cpcs": 1500, "seed": 7}
 
@@ -37,6 +40,16 @@ def ccb_source(tmp_path_factory):
 def billing(app, ccb_source):
     app.config.update(BILLING_DB_URL=ccb_source[0], BILLING_CHUNK_ROWS=200)
     return ccb_source[0]
+
+
+def ran_batch(app):
+    """Run the batch to completion and return its log row (detached)."""
+    run = run_job(app, "billing.bill_stop_batch")
+    assert run.status == "succeeded", run.reason
+    with app.app_context():
+        batch = db.session.scalars(select(BillStopBatch).where(BillStopBatch.run_id == run.id)).one()
+        db.session.expunge(batch)
+    return batch
 
 
 def source_engine(url):

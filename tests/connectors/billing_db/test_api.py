@@ -2,11 +2,11 @@
 import pytest
 from sqlalchemy import func, select
 
-from app.connectors.billing_db.models import BillStopBatch, BillStopDetail, BillStopSummary
+from app.connectors.billing_db.models import BillStopDetail, BillStopSummary
 from app.extensions import db
 from tests.conftest import create_user
-from tests.connectors.uisp.conftest import run_job
-from tests.runs.helpers import count_runs
+from tests.connectors.billing_db.conftest import ran_batch
+from tests.runs.helpers import count_runs, run_job
 
 JOB = "billing.bill_stop_batch"
 ANALYSIS = "/api/billing/bill-stop-analysis"
@@ -24,12 +24,7 @@ def get_json(client, url, status=200):
 
 @pytest.fixture
 def batch(app, billing, executor):
-    run = run_job(app, JOB)
-    assert run.status == "succeeded", run.reason
-    with app.app_context():
-        found = db.session.scalars(select(BillStopBatch).where(BillStopBatch.run_id == run.id)).one()
-        db.session.expunge(found)
-    return found
+    return ran_batch(app)
 
 
 def test_analysis_returns_batch_statistics_summary_and_a_page_of_details(app, admin, batch):

@@ -15,7 +15,7 @@ from app.runs.models import Run
 from app.runs.service import cancel
 from tests.conftest import requires_postgres, wait_for
 from tests.connectors.billing_db.conftest import source_engine, source_url
-from tests.connectors.uisp.conftest import run_job
+from tests.runs.helpers import run_job
 from tests.runs.helpers import get_run, queue, wait_status
 
 CPC_PARENTS = text("""

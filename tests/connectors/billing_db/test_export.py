@@ -14,19 +14,14 @@ from sqlalchemy import func, select
 from app.connectors.billing_db import export
 from app.connectors.billing_db.models import BILL_STOP, BillStopBatch, BillStopDetail
 from app.extensions import db
-from tests.connectors.uisp.conftest import run_job
+from tests.connectors.billing_db.conftest import ran_batch
 
 FORMULA = '=HYPERLINK("http://example.invalid","x")'
 
 
 @pytest.fixture
 def batch(app, billing, executor):
-    run = run_job(app, "billing.bill_stop_batch")
-    assert run.status == "succeeded", run.reason
-    with app.app_context():
-        found = db.session.scalars(select(BillStopBatch).where(BillStopBatch.run_id == run.id)).one()
-        db.session.expunge(found)
-    return found
+    return ran_batch(app)
 
 
 def count(app, batch_id, *where):

@@ -2,7 +2,7 @@
 from app.dashboard import settings
 from app.extensions import db
 from tests.conftest import wait_for
-from tests.connectors.uisp.conftest import run_job
+from tests.runs.helpers import run_job
 from tests.dashboard.conftest import webhook_server  # noqa: F401 — a real HTTP receiver
 
 

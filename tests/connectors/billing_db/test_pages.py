@@ -12,8 +12,8 @@ from app.extensions import db
 from app.fakes.billing import create_and_seed
 from app.runs.models import Run
 from tests.conftest import create_user
-from tests.connectors.billing_db.conftest import source_engine, source_url
-from tests.connectors.uisp.conftest import run_job
+from tests.connectors.billing_db.conftest import ran_batch, source_engine, source_url
+from tests.runs.helpers import run_job
 from tests.runs.helpers import count_runs, wait_status
 
 JOB = "billing.bill_stop_batch"
@@ -23,16 +23,6 @@ def page(client, url, status=200):
     response = client.get(url)
     assert response.status_code == status, response.get_data(as_text=True)[:500]
     return response.get_data(as_text=True)
-
-
-def ran_batch(app):
-    """Run the batch to completion and return the visible batch (detached)."""
-    run = run_job(app, JOB)
-    assert run.status == "succeeded", run.reason
-    with app.app_context():
-        batch = db.session.scalars(select(BillStopBatch).where(BillStopBatch.run_id == run.id)).one()
-        db.session.expunge(batch)
-    return batch
 
 
 def stat(body, name):

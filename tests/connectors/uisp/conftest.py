@@ -1,11 +1,8 @@
 """Fixtures for the UISP connector: a real fake UISP server and an app pointed at it."""
 import pytest
 
-from app.extensions import db
-from app.runs.models import Run
-from tests.conftest import wait_for
 from tests.fakes.servers import FakeControls, fake_uisp
-from tests.runs.helpers import get_run, queue
+from tests.runs.helpers import run_job
 
 KEY = "uisp-test-key"
 RO_KEY = "uisp-read-only"
@@ -28,24 +25,9 @@ def uisp(app, uisp_server):
     uisp_server.faults()
 
 
-def run_job(app, job_id, params=None, timeout=60):
-    """Queue a job, let the running executor take it, and return the finished run."""
-    run_id, _ = queue(app, job_id, params)
-    wait_for(lambda: get_run(app, run_id).status in ("succeeded", "failed", "cancelled"), timeout=timeout,
-             message=f"{job_id} run {run_id} to finish")
-    return get_run(app, run_id)
-
-
 @pytest.fixture
 def refreshed(app, uisp, executor):
     """A cache filled by one successful uisp.refresh."""
     run = run_job(app, "uisp.refresh")
     assert run.status == "succeeded", run.reason
     return run
-
-
-def latest_run(app, job_id):
-    with app.app_context():
-        run = db.session.scalars(db.select(Run).where(Run.job_id == job_id).order_by(Run.id.desc())).first()
-        db.session.expunge(run)
-        return run

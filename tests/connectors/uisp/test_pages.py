@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from app.connectors.uisp.models import Customer, Invoice, PaymentCover, PaymentPattern
 from app.extensions import db
 from tests.conftest import create_user, wait_for
-from tests.connectors.uisp.conftest import run_job
+from tests.runs.helpers import run_job
 from tests.runs.helpers import get_run
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from app.connectors.uisp.models import PaymentPattern
 from app.dashboard import settings
 from app.extensions import db
-from tests.connectors.uisp.conftest import run_job
+from tests.runs.helpers import run_job
 
 
 def _all(uisp, path, **params):

@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 from app.connectors.uisp.models import (Customer, Invoice, Payment, PaymentCover, PaymentPattern, Service)
 from app.extensions import db
 from app.runs.models import Run
-from tests.connectors.uisp.conftest import run_job
+from tests.runs.helpers import run_job
 from tests.runs.helpers import get_run, queue, wait_status
 
 CACHE = (Customer, Service, Invoice, Payment, PaymentCover, PaymentPattern)

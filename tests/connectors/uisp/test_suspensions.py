@@ -10,7 +10,7 @@ from app.connectors.uisp import suspensions
 from app.connectors.uisp.models import Customer, Service
 from app.extensions import db
 from tests.conftest import create_user
-from tests.connectors.uisp.conftest import run_job
+from tests.runs.helpers import run_job
 
 
 @pytest.mark.parametrize("due, grace, expected", [
