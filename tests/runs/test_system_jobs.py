@@ -37,6 +37,8 @@ def test_purge_deletes_finished_runs_and_logs_past_retention_only(app, executor)
 
 
 def test_reconcile_job_fails_stale_running_runs(app, executor):
+    # The executor reaps lost runs on its own too; held off, only the job under test can find this one.
+    executor.reap_every = float("inf")
     with app.app_context():
         stale = _old_run("running", 1, job_id="tests.forever")
         stale.finished_at, stale.heartbeat_at = None, utcnow() - timedelta(hours=1)
