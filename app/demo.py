@@ -1,4 +1,6 @@
 """`flask demo setup`: what `make run` needs on a fresh machine beyond the schema."""
+import os
+
 import click
 from sqlalchemy import select
 
@@ -33,4 +35,5 @@ def setup():
     db.session.commit()
     for hook in SETUP_HOOKS:
         hook()
-    click.echo(f"Demo admin: user {DEMO_USER!r}, password {DEMO_PASSWORD!r} — http://127.0.0.1:5000")
+    url = f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"  # make run's HOST/PORT
+    click.echo(f"Demo admin: user {DEMO_USER!r}, password {DEMO_PASSWORD!r} — {url}")
