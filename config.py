@@ -76,6 +76,8 @@ class Config:
 
     # The CC&B billing database (any SQLAlchemy URL; production: oracle+oracledb://user:pw@host:1521/?service_name=…).
     BILLING_DB_URL = os.environ.get("BILLING_DB_URL", "")
+    # The schema owning the CC&B tables (CISADM) when the login user sees them under no synonym; empty: its own.
+    BILLING_DB_SCHEMA = os.environ.get("BILLING_DB_SCHEMA", "")
     # Rows per chunk streamed from it by the bill-stop batch.
     BILLING_CHUNK_ROWS = int(os.environ.get("BILLING_CHUNK_ROWS", 10000))
     # Seconds to pause between chunks, for a production source that must not be read flat out.

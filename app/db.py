@@ -26,6 +26,26 @@ def with_row_locks(query, bind=None, **kwargs):
     return query
 
 
+def partition_tables(conn):
+    """Names of the partitions tables were split into at run time (PostgreSQL): not in any model."""
+    if conn.dialect.name != "postgresql":
+        return set()
+    return set(conn.exec_driver_sql(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE c.relnamespace = current_schema()::regnamespace AND c.relispartition AND c.relkind IN ('r', 'p')").scalars())
+
+
+def skip_partitions(conn):
+    """An Alembic include_name hook: run-time partitions are data, not schema to compare or drop."""
+    partitions = []  # looked up on first use: a query before Alembic begins would leave its upgrade uncommitted
+
+    def include(name, type_, _parents):
+        if not partitions:
+            partitions.append(partition_tables(conn))
+        return type_ != "table" or name not in partitions[0]
+    return include
+
+
 def tune_engine_options(app):
     """Dialect-specific engine options, set before the engine is created."""
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):

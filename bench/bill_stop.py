@@ -5,7 +5,7 @@
     .venv/bin/python bench/bill_stop.py --quick         # 20,000 CPCs: checks the script works
 
 --source-url: the fake CC&B, seeded once per size and date, with the view bench_bill_stops (the batch's
-query compiled for PostgreSQL). --database-url: the cache, whose public schema is dropped and rebuilt
+query compiled for PostgreSQL, batch id 0). --database-url: the cache, whose public schema is dropped and rebuilt
 through the migrations: never point it at data you want to keep. Each variant runs in a fresh
 subprocess (--child), so its peak RSS is its own.
 """
@@ -33,9 +33,7 @@ from bench.jobrun import run_to_end  # noqa: E402
 SOURCE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/syncdeck_bench_ccb"
 CACHE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/syncdeck_bench_billing"
 CRPS, SEED, VIEW, FLOOR = 1000, 1, "bench_bill_stops", "bench_floor"
-COLUMNS = ("crp_account_no", "cpc_customer_no", "legacy_no", "customer_name", "address", "has_active_sa",
-           "last_bill_date", "billed_in_window", "current_balance")  # source.COLUMNS, as the view names them
-TYPES = ("text",) * 5 + ("int", "date", "int", "numeric")
+TYPES = ("bigint",) + ("text",) * 5 + ("date", "text", "int", "numeric")  # of source.COLUMNS, for the floor
 DLT_DATASETS = ("bench_dlt_pyarrow", "bench_dlt_sqlalchemy")  # dataset_name = bench_dlt_<backend>
 USER, PASSWORD = "bench-admin", "bench-password-9"
 PAGES = {"analysis": "/billing/", "details": "/billing/?page=500&status=Bill%20Stop"}
@@ -58,7 +56,7 @@ def ensure_source(url, cpcs, today, window):
     """Seed the fake CC&B unless its marker says it holds this population for this date; (re)create the view."""
     from sqlalchemy.dialects import postgresql
 
-    from app.connectors.billing_db.source import bill_stop_query
+    from app.connectors.billing_db.source import COLUMNS, details_query
     from app.fakes.billing import create_and_seed
     ensure_database(url)
     engine, wanted = create_engine(url), f"crps={CRPS} cpcs={cpcs} seed={SEED} today={today}"
@@ -72,7 +70,7 @@ def ensure_source(url, cpcs, today, window):
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM bench_seed; INSERT INTO bench_seed VALUES (:p)"), {"p": wanted})
         print(f"source seeded ({wanted}) in {time.perf_counter() - started:.0f} s")
-    sql = bill_stop_query(*window).compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    sql = details_query(0, *window).compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
     with engine.begin() as conn:
         conn.execute(text(f"CREATE VIEW {VIEW} ({', '.join(COLUMNS)}) AS {sql}"))
     engine.dispose()
@@ -144,20 +142,23 @@ def run_batch(app, _args):
 
 def run_naive(app, args):
     """The seeds' tools' way, on a sample: session.add(BillStopDetail(...)) and commit, row by row (reads excluded)."""
-    from app.connectors.billing_db.batch import detail_row
+    from app.connectors.billing_db import partitions
     from app.connectors.billing_db.models import BillStopBatch, BillStopDetail
     from app.extensions import db
     with create_engine(args.source_url).connect() as conn:
         rows = conn.execute(text(f"SELECT * FROM {VIEW} LIMIT :n"), {"n": args.sample}).all()
-    names = [c.name for c in BillStopDetail.__table__.columns]
     with app.app_context():
         day = date.today()
         db.session.add(batch := BillStopBatch(batch_date=day, status="bench", window_start=day, window_end=day,
                                               started_at=datetime.now()))
         db.session.commit()
+        with db.engine.begin() as conn:  # the batch's (empty) partition, for the rows to land in
+            partitions.create(conn, batch.id)
+            partitions.index_and_attach(conn, batch.id)
         started = time.perf_counter()
         for row in rows:
-            db.session.add(BillStopDetail(**dict(zip(names, detail_row(batch.id, row)))))
+            values = row._asdict() | {"batch_id": batch.id, "is_bill_stop": bool(row.is_bill_stop)}
+            db.session.add(BillStopDetail(**values))
             db.session.commit()
         return {"seconds": time.perf_counter() - started, "rows": len(rows)}
 
@@ -179,6 +180,7 @@ def run_dlt(app, args):
 
 def run_floor(app, args):
     """COPY (SELECT * FROM the view) TO STDOUT on the source, piped into COPY … FROM STDIN on the cache."""
+    from app.connectors.billing_db.source import COLUMNS
     src, dst = (create_engine(url).raw_connection() for url in (args.source_url, args.database_url))
     with dst.cursor() as cur:
         cur.execute(f"CREATE TABLE {FLOOR} ({', '.join(f'{c} {t}' for c, t in zip(COLUMNS, TYPES))})")

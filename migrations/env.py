@@ -99,6 +99,9 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        # Run-time partitions (a bill-stop batch each) are data, not schema for autogenerate to drop.
+        from app.db import skip_partitions
+        conf_args.setdefault("include_name", skip_partitions(connection))
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, text
 from app import create_app
 from app.auth.models import Role, User
 from app.auth.roles import ensure_default_roles
+from app.db import partition_tables
 from app.extensions import db
 from tests.jobs import test_metadata
 
@@ -62,6 +63,8 @@ def clean_tables():
     tables = list(reversed(db.metadata.sorted_tables)) + list(test_metadata.sorted_tables)
     with db.engine.begin() as conn:
         if is_postgres():
+            for partition in partition_tables(conn):  # made at run time (a bill-stop batch each)
+                conn.execute(text(f'DROP TABLE "{partition}"'))
             names = ", ".join(t.name for t in tables)
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
@@ -105,6 +108,16 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+def put_settings(app, **values):
+    """Save settings as the Settings page would (committed; this process's cache forgotten)."""
+    from app.dashboard import settings
+    with app.app_context():
+        for key, value in values.items():
+            settings.put(key, value)
+        db.session.commit()
+        settings._CACHE.clear()
 
 
 def create_user(username="alice", password="correct-horse-9", roles=("admin",), must_change=False):

@@ -64,11 +64,27 @@ def _copy_rows(conn, table, rows):
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerows([_NULL if v is None else v for v in row] for row in rows)
     buffer.seek(0)
+    _copy_from(conn, table, buffer, f"FORMAT csv, NULL '{_NULL}'")
+
+
+def copy_csv(conn, table, data):
+    """COPY rows already written as PostgreSQL's own UTF-8 CSV (a COPY … TO of another server) into table.
+
+    Its CSV tells NULL (an unquoted empty field) from '' (a quoted one), so rows cross unchanged.
+    """
+    _copy_from(conn, table, io.BytesIO(data), "FORMAT csv, ENCODING 'UTF8'")
+
+
+def _copy_from(conn, table, file, options):
     columns = ", ".join(f'"{c.name}"' for c in table.columns)
+    copy_expert(conn, f'COPY "{table.name}" ({columns}) FROM STDIN WITH ({options})', file)
+
+
+def copy_expert(conn, sql, file):
+    """Run a COPY … FROM STDIN / TO STDOUT on the connection's own psycopg2 cursor (in its transaction)."""
     cursor = conn.connection.dbapi_connection.cursor()
     try:
-        cursor.copy_expert(f'COPY "{table.name}" ({columns}) FROM STDIN WITH (FORMAT csv, NULL \'{_NULL}\')',
-                           buffer)
+        cursor.copy_expert(sql, file)
     finally:
         cursor.close()
 

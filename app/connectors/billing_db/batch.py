@@ -7,10 +7,9 @@ from sqlalchemy import case, delete, func, literal, select, update
 
 from ...db import utcnow
 from ...extensions import db
-from ..base import bulk_insert
-from .models import ACTIVE_BILLING, BILL_STOP, NO_ACTIVE_SA, BillStopBatch, BillStopDetail, BillStopSummary
-
-NO_PARENT = "(no parent)"
+from ..base import bulk_insert, copy_csv
+from . import partitions
+from .models import ACTIVE_BILLING, BillStopBatch, BillStopDetail, BillStopSummary
 
 
 def billing_window(batch_date: date, days: int):
@@ -24,43 +23,37 @@ def billing_window(batch_date: date, days: int):
 def start_batch(run_id, batch_date, window):
     """Clear what dead batches left behind and open a new, invisible (running) batch."""
     with db.engine.begin() as conn:
-        for batch_id in conn.scalars(select(BillStopBatch.id).where(BillStopBatch.status == "running")):
+        for batch_id in conn.scalars(select(BillStopBatch.id).where(BillStopBatch.status == "running")).all():
             _delete_rows(conn, batch_id)
             conn.execute(update(BillStopBatch).where(BillStopBatch.id == batch_id)
                          .values(status="failed", error="runner lost", finished_at=utcnow()))
-        return conn.execute(BillStopBatch.__table__.insert().values(
+        partitions.sweep(conn, set(conn.scalars(select(BillStopBatch.id).where(BillStopBatch.status == "completed"))))
+        batch_id = conn.execute(BillStopBatch.__table__.insert().values(
             batch_date=batch_date, run_id=run_id, status="running", window_start=window[0], window_end=window[1],
             started_at=utcnow(), error="").returning(BillStopBatch.id)).scalar_one()
-
-
-def detail_row(batch_id, row):
-    """A source row (source.COLUMNS) → a details tuple in table column order."""
-    crp, cpc, legacy, name, address, active, last_bill, billed, balance = row
-    if active and not billed:
-        status = BILL_STOP
-    elif active:
-        status = ACTIVE_BILLING
-    else:
-        status = NO_ACTIVE_SA
-    return (batch_id, cpc, crp or NO_PARENT, legacy, (name or "").strip() or None, address or None, last_bill,
-            status, status == BILL_STOP, balance or 0)
+        partitions.create(conn, batch_id)
+        return batch_id
 
 
 class ChunkWriter:
-    """Writes chunks of detail rows on its own thread and connection, so reading the source and
-    writing our database overlap; an error on either side stops both."""
+    """Writes chunks of a batch's detail rows on its own thread and connection, so reading the source
+    and writing our database overlap; an error on either side stops both.
 
-    def __init__(self, engine, maxsize=2):
-        self.engine = engine
+    A chunk is a list of tuples, or with raw=True PostgreSQL CSV bytes from the source's COPY.
+    """
+
+    def __init__(self, engine, batch_id, raw=False, maxsize=2):
+        self.engine, self.target = engine, partitions.load_target(engine, batch_id)
+        self.write = copy_csv if raw else bulk_insert
         self.queue = queue.Queue(maxsize=maxsize)
         self.error = None
         self.written = 0
         self.thread = threading.Thread(target=self._run, name="bill-stop-writer", daemon=True)
         self.thread.start()
 
-    def put(self, rows):
+    def put(self, chunk, n):
         self._raise_if_failed()
-        self.queue.put(rows)
+        self.queue.put((chunk, n))
 
     def close(self):
         """Wait until every chunk is written; raise the writer's error if it had one."""
@@ -79,13 +72,13 @@ class ChunkWriter:
         self.thread.join(timeout=60)
 
     def _run(self):
-        table = BillStopDetail.__table__
-        while (rows := self.queue.get()) is not None:
+        while (item := self.queue.get()) is not None:
             if self.error is not None:
                 continue
             try:
                 with self.engine.begin() as conn:
-                    self.written += bulk_insert(conn, table, rows)
+                    self.write(conn, self.target, item[0])
+                self.written += item[1]
             except Exception as exc:  # handed to the reading thread, which fails the batch
                 self.error = exc
 
@@ -102,7 +95,8 @@ def last_details_count():
 
 
 def publish(batch_id, keep_dates):
-    """Summarise the batch, make it the visible one for its date, drop what falls out of history."""
+    """Index and attach the batch's partition (PostgreSQL), summarise it, make it the visible one for
+    its date, and drop what falls out of history: one transaction, so pages see all of it or none."""
     d = BillStopDetail.__table__
     stops = func.sum(case((d.c.is_bill_stop, 1), else_=0))
     active = func.sum(case((d.c.billing_status == ACTIVE_BILLING, 1), else_=0))
@@ -111,9 +105,7 @@ def publish(batch_id, keep_dates):
                       func.round(stops * 100.0 / total, 2))
                .where(d.c.batch_id == batch_id).group_by(d.c.crp_account_no))
     with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            # A million new rows: let the planner know before the pages query them.
-            conn.exec_driver_sql("ANALYZE billing_bill_stop_details")
+        partitions.index_and_attach(conn, batch_id)
         n_summary = conn.execute(BillStopSummary.__table__.insert().from_select(
             ["batch_id", "crp_account_no", "total_cpc_count", "bill_stop_count", "active_billing_count",
              "bill_stop_percentage"], summary)).rowcount
@@ -157,4 +149,5 @@ def _keep_latest_dates(conn, keep_dates):
 
 def _delete_rows(conn, batch_id):
     conn.execute(delete(BillStopSummary).where(BillStopSummary.batch_id == batch_id))
-    conn.execute(delete(BillStopDetail).where(BillStopDetail.batch_id == batch_id))
+    if not partitions.drop(conn, batch_id):
+        conn.execute(delete(BillStopDetail).where(BillStopDetail.batch_id == batch_id))

@@ -1,55 +1,47 @@
-"""Read the bill-stop query's rows from the source in chunks, as fast as its dialect allows.
+"""Read the details query from the source in chunks, as fast as the two databases allow.
 
-Everywhere: a server-side cursor (`stream_results`), chunk by chunk. On PostgreSQL: `COPY (query)
-TO STDOUT`, which skips the cursor's fetch round trips and row objects — measured as the floor of
-reading this query — with rows parsed from CSV a chunk at a time. Either way rows never pile up.
+Everywhere: a server-side cursor (`stream_results`), chunk by chunk, rows as tuples. From
+PostgreSQL into PostgreSQL: `COPY (query) TO STDOUT` on the source, its CSV handed on untouched a
+chunk at a time, for COPY … FROM on our side: no cursor round trips, no Python values, and rows
+never pile up.
 """
-import csv
-from datetime import date
-from decimal import Decimal
+from ..base import copy_expert
 
 
-def read_chunks(conn, query, chunk, sink):
-    """Call sink(rows) for every chunk of rows (tuples in source.COLUMNS order)."""
-    if conn.dialect.name == "postgresql":
+def read_chunks(conn, query, chunk, sink, raw=False):
+    """Call sink(data, n) for every chunk of n rows: a list of tuples, or with raw=True (PostgreSQL
+    sources only) the rows as PostgreSQL's CSV, UTF-8 bytes."""
+    if raw:
         _copy_out(conn, query, chunk, sink)
         return
     result = conn.execution_options(stream_results=True, yield_per=chunk).execute(query)
     for rows in result.partitions():
-        sink(rows)
+        sink(rows, len(rows))
 
 
 def _copy_out(conn, query, chunk, sink):
-    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    lines = _Lines(chunk, lambda text: sink([_typed(row) for row in csv.reader(text)]))
-    cursor = conn.connection.dbapi_connection.cursor()
-    try:
-        # psycopg2 hands each row to lines.write(); an exception there (Terminate) aborts the COPY.
-        cursor.copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", lines)
-    finally:
-        cursor.close()
-    lines.flush()
+    schemas = conn.get_execution_options().get("schema_translate_map")
+    sql = str(query.compile(dialect=conn.dialect, schema_translate_map=schemas, render_schema_translate=bool(schemas),
+                            compile_kwargs={"literal_binds": True}))
+    rows = _Rows(chunk, sink)
+    # psycopg2 calls rows.write() once per row; an exception there (Terminate) aborts the COPY.
+    # UTF-8 whatever either connection's client encoding: the bytes go to base.copy_csv untouched.
+    copy_expert(conn, f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, ENCODING 'UTF8')", rows)
+    rows.flush()
 
 
-class _Lines:
-    """A file-like target for COPY TO that hands on `chunk` lines at a time."""
+class _Rows:
+    """A file-like target for COPY TO that hands on `chunk` rows at a time."""
 
-    def __init__(self, chunk, hand_on):
-        self.chunk, self.hand_on, self.buffer = chunk, hand_on, []
+    def __init__(self, chunk, sink):
+        self.chunk, self.sink, self.buffer = chunk, sink, []
 
     def write(self, data):
-        self.buffer.append(data.decode() if isinstance(data, bytes) else data)
+        self.buffer.append(data)
         if len(self.buffer) >= self.chunk:
             self.flush()
 
     def flush(self):
         if self.buffer:
-            text, self.buffer = "".join(self.buffer), []
-            self.hand_on(text.splitlines())
-
-
-def _typed(row):
-    """CSV strings → the values the cursor would give (COPY's CSV writes NULL as an empty field)."""
-    crp, cpc, legacy, name, address, active, last_bill, billed, balance = row
-    return (crp or None, cpc, legacy or None, name or None, address or None, int(active),
-            date.fromisoformat(last_bill) if last_bill else None, int(billed), Decimal(balance) if balance else 0)
+            data, n, self.buffer = b"".join(self.buffer), len(self.buffer), []
+            self.sink(data, n)

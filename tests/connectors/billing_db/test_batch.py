@@ -5,16 +5,17 @@ from collections import Counter
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, make_url, select, text
 
+from app.connectors.billing_db import partitions
 from app.connectors.billing_db.batch import billing_window
 from app.connectors.billing_db.models import BillStopBatch, BillStopDetail, BillStopSummary
 from app.extensions import db
 from app.fakes.billing import create_and_seed
 from app.runs.models import Run
 from app.runs.service import cancel
-from tests.conftest import requires_postgres, wait_for
-from tests.connectors.billing_db.conftest import source_engine, source_url
+from tests.conftest import is_postgres, put_settings, requires_postgres, wait_for
+from tests.connectors.billing_db.conftest import ran_batch, source_engine, source_url
 from tests.runs.helpers import run_job
 from tests.runs.helpers import get_run, queue, wait_status
 
@@ -72,11 +73,7 @@ def test_batch_counts_per_crp_match_the_source(app, billing, executor):
 
 
 def test_window_of_last_n_days_is_a_setting(app, billing, executor):
-    from app.dashboard import settings
-    with app.app_context():
-        settings.put("billing_window_days", 3)
-        db.session.commit()
-        settings._CACHE.clear()
+    put_settings(app, billing_window_days=3)
     run = run_job(app, "billing.bill_stop_batch")
     assert run.status == "succeeded", run.reason
     _totals, stops = expected_per_crp(billing, billing_window(date.today(), 3))
@@ -87,6 +84,14 @@ def _rows_of(app, batch_id):
     with app.app_context():
         return (db.session.scalar(select(func.count()).where(BillStopDetail.batch_id == batch_id)),
                 db.session.scalar(select(func.count()).where(BillStopSummary.batch_id == batch_id)))
+
+
+def _own_table_left(app, batch_id):
+    """On PostgreSQL a batch writes into a table of its own: one left behind, attached or not, is a trace."""
+    with app.app_context(), db.engine.connect() as conn:
+        if conn.dialect.name != "postgresql":
+            return False
+        return conn.scalar(text("SELECT to_regclass(:n)"), {"n": partitions.name(batch_id)}) is not None
 
 
 def _batch_in_flight(app, at_rows):
@@ -101,7 +106,7 @@ def _assert_previous_batch_kept(app, previous, run):
     with app.app_context():
         ended = db.session.scalars(select(BillStopBatch).order_by(BillStopBatch.id.desc())).first()
     assert ended.status == run.status and ended.error and ended.run_id == run.id
-    assert _rows_of(app, ended.id) == (0, 0)
+    assert _rows_of(app, ended.id) == (0, 0) and not _own_table_left(app, ended.id)
     assert _rows_of(app, previous.id)[0] == previous.details_count
 
 
@@ -190,11 +195,7 @@ def test_only_the_last_n_batch_dates_are_kept(app, billing, executor):
     """Seed 001's 'multiple batch dates': a setting says how many; older ones lose their rows, not their log."""
     from datetime import timedelta
 
-    from app.dashboard import settings
-    with app.app_context():
-        settings.put("billing_keep_batches", 2)
-        db.session.commit()
-        settings._CACHE.clear()
+    put_settings(app, billing_keep_batches=2)
     ids = []
     for days_ago in (2, 1, 0):
         assert run_job(app, "billing.bill_stop_batch").status == "succeeded"
@@ -208,3 +209,67 @@ def test_only_the_last_n_batch_dates_are_kept(app, billing, executor):
     # The third batch pushed the oldest date out (two kept: yesterday's and today's).
     assert [statuses[i] for i in ids] == ["expired", "completed", "completed"]
     assert _rows_of(app, ids[0]) == (0, 0) and _rows_of(app, ids[1])[0] > 0
+    assert not _own_table_left(app, ids[0]) and _own_table_left(app, ids[1]) == is_postgres()
+
+
+@requires_postgres
+def test_a_long_reader_of_the_details_never_blocks_a_batch(app, billing, executor):
+    """An export reading the shown batch holds a lock that dropping its partition would wait on: the
+    next batch deletes the rows instead, and a later batch drops the emptied table."""
+    first = ran_batch(app)
+    with app.app_context(), db.engine.connect() as reader:
+        assert reader.scalar(select(func.count()).where(BillStopDetail.batch_id == first.id)) > 0  # stays open
+        second = ran_batch(app)  # same date: it supersedes the first
+        assert _rows_of(app, first.id) == (0, 0) and _own_table_left(app, first.id)
+        reader.rollback()
+    third = ran_batch(app)
+    assert not _own_table_left(app, first.id) and not _own_table_left(app, second.id)
+    assert _rows_of(app, third.id)[0] == third.details_count > 0
+
+
+@requires_postgres
+def test_tables_under_an_owner_schema_are_read_through_billing_db_schema(app, executor, tmp_path):
+    """CC&B's tables belong to CISADM; a login user without synonyms must name that schema."""
+    url = source_url(tmp_path, "_ccb_owner")
+    engine = source_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS cisadm CASCADE; CREATE SCHEMA cisadm"))
+    engine.dispose()
+    as_owner = make_url(url).update_query_dict({"options": "-csearch_path=cisadm"}).render_as_string(False)
+    create_and_seed(as_owner, today=date.today(), crps=4, cpcs=300, seed=5)
+    app.config.update(BILLING_DB_URL=url, BILLING_DB_SCHEMA="")
+    run = run_job(app, "billing.bill_stop_batch")
+    assert run.status == "failed" and "does not exist" in run.reason
+    app.config.update(BILLING_DB_SCHEMA="cisadm")
+    run = run_job(app, "billing.bill_stop_batch")
+    assert run.status == "succeeded", run.reason
+    totals, stops = expected_per_crp(as_owner, billing_window(date.today(), 0))
+    batch = visible_batch(app)
+    assert (batch.details_count, batch.bill_stop_count) == (sum(totals.values()), sum(stops.values()))
+
+
+@requires_postgres
+def test_awkward_text_crosses_the_copy_relay_unchanged(app, executor, tmp_path):
+    """PostgreSQL → PostgreSQL rows travel as the source's COPY CSV: quotes, commas, line breaks and
+    non-ASCII letters must arrive exactly as CC&B holds them."""
+    url = source_url(tmp_path, "_ccb_text")
+    create_and_seed(url, today=date.today(), crps=3, cpcs=200, seed=9)
+    names = ['Zoë "the boss" Ñúñez, Jr.', "Line one\nline two", "Back\\slash; tab\there"]
+    engine = source_engine(url)
+    with engine.begin() as conn:
+        accounts = conn.execute(text("""
+            SELECT ap.acct_id, pn.per_id FROM ci_acct_per ap JOIN ci_per_name pn ON pn.per_id = ap.per_id
+            JOIN ci_sa s ON s.acct_id = ap.acct_id JOIN ci_sa_sp ss ON ss.sa_id = s.sa_id
+            JOIN ci_sp_char c ON c.sp_id = ss.sp_id AND c.char_type_cd = 'CM-CPRCP' AND TRIM(c.adhoc_char_val) = 'CPC'
+            WHERE ap.main_cust_sw = 'Y' AND pn.prim_name_sw = 'Y' ORDER BY ap.acct_id LIMIT 3""")).all()
+        for (_acct, per_id), name in zip(accounts, names):
+            conn.execute(text("UPDATE ci_per_name SET entity_name = :n WHERE per_id = :p AND prim_name_sw = 'Y'"),
+                         {"n": name, "p": per_id})
+    engine.dispose()
+    app.config.update(BILLING_DB_URL=url)
+    batch = ran_batch(app)
+    with app.app_context():
+        stored = dict(db.session.execute(select(BillStopDetail.cpc_customer_no, BillStopDetail.customer_name).where(
+            BillStopDetail.batch_id == batch.id, BillStopDetail.cpc_customer_no.in_([a.strip() for a, _ in accounts]))
+        ).all())
+    assert stored == {acct.strip(): name for (acct, _), name in zip(accounts, names)}

@@ -1,19 +1,14 @@
 """Seed 001's wished-for alerts: a failed batch (and, when asked, a finished one) reaches a person."""
-from app.dashboard import settings
-from app.extensions import db
-from tests.conftest import wait_for
+from tests.conftest import put_settings, wait_for
 from tests.runs.helpers import run_job
 from tests.dashboard.conftest import webhook_server  # noqa: F401 — a real HTTP receiver
 
 
 def _notify(app, url, on_success):
-    with app.app_context():
-        settings.put("notifications", {"*": {"emails": [], "webhook": "", "on_failure": False, "on_success": False,
-                                             "on_stale": False},
-                                       "billing.bill_stop_batch": {"emails": [], "webhook": url, "on_failure": True,
-                                                                   "on_success": on_success, "on_stale": False}})
-        db.session.commit()
-        settings._CACHE.clear()
+    put_settings(app, notifications={
+        "*": {"emails": [], "webhook": "", "on_failure": False, "on_success": False, "on_stale": False},
+        "billing.bill_stop_batch": {"emails": [], "webhook": url, "on_failure": True, "on_success": on_success,
+                                    "on_stale": False}})
 
 
 def test_failed_batch_notifies_with_its_reason(app, executor, webhook_server):  # noqa: F811

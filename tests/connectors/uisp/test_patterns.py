@@ -5,8 +5,8 @@ from datetime import date, datetime, timezone
 from sqlalchemy import select
 
 from app.connectors.uisp.models import PaymentPattern
-from app.dashboard import settings
 from app.extensions import db
+from tests.conftest import put_settings
 from tests.runs.helpers import run_job
 
 
@@ -73,10 +73,7 @@ def test_patterns_follow_the_documented_rule_for_every_customer(app, uisp, refre
 def test_risk_thresholds_come_from_settings(app, uisp, refreshed):
     with app.app_context():
         before = db.session.scalar(select(db.func.count()).where(PaymentPattern.is_risky))
-        for key, value in {"uisp_risky_missed": 1000, "uisp_risky_late": 1000, "uisp_risky_avg_days_late": 3650}.items():
-            settings.put(key, value)
-        db.session.commit()
-        settings._CACHE.clear()
+    put_settings(app, uisp_risky_missed=1000, uisp_risky_late=1000, uisp_risky_avg_days_late=3650)
     assert before > 0
     assert run_job(app, "uisp.refresh").status == "succeeded"
     with app.app_context():

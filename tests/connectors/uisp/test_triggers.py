@@ -4,22 +4,13 @@ from datetime import datetime, timezone
 
 from sqlalchemy import select
 
-from app.dashboard import settings
 from app.extensions import db
 from app.runs.models import Run, Schedule
 from app.runs.refresh import global_refresh_job_ids
 from app.runs.registry import get_job
 from app.runs.scheduler import ensure_system_schedules, record_fire
-from tests.conftest import AuthActions, create_user
+from tests.conftest import AuthActions, create_user, put_settings
 from tests.runs.helpers import get_run
-
-
-def _settings(app, **values):
-    with app.app_context():
-        for key, value in values.items():
-            settings.put(key, value)
-        db.session.commit()
-        settings._CACHE.clear()
 
 
 def test_refresh_is_part_of_the_global_refresh_and_scheduled_every_30_minutes(app):
@@ -35,7 +26,7 @@ def test_refresh_is_part_of_the_global_refresh_and_scheduled_every_30_minutes(ap
 def test_refresh_button_login_and_schedule_fire_at_once_make_one_run(app, uisp):
     """Seed 000: no server-side guard against concurrent refreshes; the button, a login and the
     30-minute schedule all started their own."""
-    _settings(app, global_refresh_jobs=["uisp.refresh"], refresh_on_login_minutes=15)
+    put_settings(app, global_refresh_jobs=["uisp.refresh"], refresh_on_login_minutes=15)
     with app.app_context():
         create_user("alice", roles=("admin",))
         create_user("bob", roles=("viewer",))
@@ -77,7 +68,7 @@ def test_refresh_button_login_and_schedule_fire_at_once_make_one_run(app, uisp):
 
 def test_login_does_not_wait_for_the_refresh(app, auth, uisp, executor):
     """Seed 000: the refresh ran inside the login request, so logging in took as long as a refresh."""
-    _settings(app, global_refresh_jobs=["uisp.refresh"], refresh_on_login_minutes=15)
+    put_settings(app, global_refresh_jobs=["uisp.refresh"], refresh_on_login_minutes=15)
     uisp.faults(latency_ms=300)
     with app.app_context():
         create_user("bob", roles=("viewer",))
