@@ -94,7 +94,13 @@ def _claim_generic(conn, job_ids, owner, only_run_id):
 
 
 def note_lock_waits(conn):
-    """Count each queued run once when it is first seen waiting for a held lock (the lock-wait metric)."""
+    """Count each queued run once when it is first seen waiting for a held lock (the lock-wait metric).
+
+    Runs another executor's claim has locked are skipped (a later poll counts them): this
+    runs in the transaction of our own claim, which may hold the lock row that claim
+    needs next, so waiting for them would deadlock.
+    """
     held = select(locks.c.key).where(locks.c.run_id.is_not(None))
-    conn.execute(update(runs).where(and_(runs.c.status == "queued", runs.c.lock_waits == 0,
-                                         runs.c.lock_key.in_(held))).values(lock_waits=1))
+    waiting = select(runs.c.id).where(and_(runs.c.status == "queued", runs.c.lock_waits == 0,
+                                           runs.c.lock_key.in_(held)))
+    conn.execute(update(runs).where(runs.c.id.in_(with_row_locks(waiting, bind=conn))).values(lock_waits=1))

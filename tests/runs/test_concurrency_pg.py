@@ -14,6 +14,8 @@ from sqlalchemy import text
 
 from app.db import utcnow
 from app.extensions import db
+from app.runs import lock
+from app.runs.claim import note_lock_waits
 from app.runs.models import Schedule
 from app.runs.service import enqueue
 from tests.conftest import database_url, requires_postgres, wait_for
@@ -209,11 +211,34 @@ def test_two_jobs_sharing_a_lock_never_run_at_once_across_processes(app, procs):
         db.session.commit()
     wait_terminal(app, run_ids, 60, procs)
 
-    runs = query(app, "SELECT job_id, status, pid FROM runs WHERE id = ANY(:ids)", ids=run_ids)
-    assert {r.status for r in runs} == {"succeeded"}
+    runs = query(app, "SELECT id, job_id, status, reason, pid FROM runs WHERE id = ANY(:ids)", ids=run_ids)
+    assert [dict(r) for r in runs if r.status != "succeeded"] == [], procs.tail()
     assert {r.job_id for r in runs} == {"tests.shared_a", "tests.shared_b"}
     assert_contended(app, run_ids)
     assert_lock_intervals_never_overlap(app, "tests.shared")
+
+
+def test_counting_lock_waits_never_waits_for_runs_another_claim_has_locked(app):
+    """A poll that counts waiting runs skips rows a concurrent claim holds, rather than deadlock with it.
+
+    The count shares a transaction with the poll's own claim, which may hold the lock row the
+    other claim needs next: waiting here would complete the cycle.
+    """
+    holder, _ = queue(app, "tests.shared_a")
+    claimed_elsewhere, _ = queue(app, "tests.shared_b", {"delay": "0.01"})
+    free_to_count, _ = queue(app, "tests.shared_b", {"delay": "0.02"})
+    with app.app_context(), db.engine.connect() as other, db.engine.connect() as poll:
+        with poll.begin():
+            assert lock.acquire(poll, "tests.shared", holder, "elsewhere:1")
+            poll.execute(text("UPDATE runs SET status = 'running' WHERE id = :id"), {"id": holder})
+        other.begin()
+        other.execute(text("SELECT id FROM runs WHERE id = :id FOR UPDATE"), {"id": claimed_elsewhere})
+        with poll.begin():
+            poll.execute(text("SET LOCAL lock_timeout = '2s'"))  # waiting would fail the count, not hang it
+            note_lock_waits(poll)
+        other.rollback()
+    waits = {r.id: r.lock_waits for r in query(app, "SELECT id, lock_waits FROM runs")}
+    assert waits == {holder: 0, claimed_elsewhere: 0, free_to_count: 1}
 
 
 # --- 3. a runner killed with SIGKILL --------------------------------------------------------------
