@@ -61,3 +61,25 @@ def test_refresh_data_fills_and_then_updates_the_customers_page(admin_page, live
     line = page.locator(f"#invoice-{invoice['id']}")
     expect(line.locator('[data-field="remaining"]')).to_contain_text("0.00")
     expect(line.locator(".invoice-badge")).to_have_text("Paid")
+
+
+def test_refresh_this_customer_follows_its_run_and_updates_the_page_in_place(admin_page, live_server,
+                                                                              uisp_refresh_button):
+    fake, page = uisp_refresh_button, admin_page
+    wait_no_active_runs(live_server)
+    page.goto("/uisp/customers")
+    refresh_and_wait_for_toast(page)  # starting point: a filled cache
+    invoice = fake.get("/invoices", statuses=[1], limit=1, offset=7)[0]
+    page.goto(f"/uisp/customers/{invoice['clientId']}")
+    badge = page.locator(f"#invoice-{invoice['id']} .invoice-badge")
+    expect(badge).not_to_have_text("Paid")
+
+    fake.post(f"invoices/{invoice['id']}/pay")
+    page.locator("#refresh-customer button").click()
+    panel = page.locator("#customer-run")
+    expect(panel).to_be_visible()
+    expect(panel.locator('[data-role="run-link"]')).to_have_text(re.compile(r"^\d+$"))
+    expect(panel.locator('[data-role="run-status"] .status-badge')).to_have_text("succeeded", timeout=30_000)
+    # The data area is swapped in place, and the button is usable again.
+    expect(badge).to_have_text("Paid", timeout=15_000)
+    expect(page.locator("#refresh-customer button")).to_be_enabled()

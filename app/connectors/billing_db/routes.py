@@ -14,7 +14,7 @@ from ...runs.service import enqueue, find_in_flight, wake_executor
 from . import export, queries
 from .models import BILLING_STATUSES, BillStopBatch
 
-bp = Blueprint("billing", __name__, url_prefix="/billing", template_folder="templates", static_folder="static")
+bp = Blueprint("billing", __name__, url_prefix="/billing", template_folder="templates")
 
 SUMMARY_PER_PAGE = 20
 COMPARE_PER_PAGE = 25

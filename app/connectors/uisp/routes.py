@@ -19,7 +19,7 @@ from .client import UispClient, UispError
 from .models import SERVICE_STATUSES, Customer, Service
 from .rows import service_row
 
-bp = Blueprint("uisp", __name__, url_prefix="/uisp", template_folder="templates", static_folder="static")
+bp = Blueprint("uisp", __name__, url_prefix="/uisp", template_folder="templates")
 
 YES_NO = ("yes", "no")
 ACCOUNT_STATUSES = ("active", "archived", "all")

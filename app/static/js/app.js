@@ -78,6 +78,87 @@
   }
   window.Syncdeck = { toast, refreshDataArea, followRun };
 
+  // The badge the status_badge macro renders, made (or updated in place) here.
+  const BADGE_COLORS = { queued: "secondary", running: "primary", succeeded: "success", failed: "danger", cancelled: "warning" };
+  function statusBadge(status, el = document.createElement("span")) {
+    el.className = `badge text-bg-${BADGE_COLORS[status] || "light"} status-badge`;
+    el.dataset.status = status;
+    el.textContent = status;
+    return el;
+  }
+
+  // --- a page's own run panel (Bill Stop Analysis, a UISP customer) ----------------
+  // <div data-run-panel data-form="FORM_ID" data-status-url="…" data-title="…"> holds data-role
+  // parts (run-link, run-status, run-bar, run-count, run-message; each optional). Submitting the
+  // form queues the run and the panel follows it; a success swaps the data area in (followRun).
+  function showRun(panel, run) {
+    const part = (role) => panel.querySelector(`[data-role="${role}"]`);
+    const { done, total, message } = run.progress;
+    const live = !TERMINAL.includes(run.status);
+    // A finished run is done whatever its last progress step said.
+    const pct = run.status === "succeeded" ? 100 : (total ? Math.min(100, Math.floor((done * 100) / total)) : 0);
+    const bar = part("run-bar");
+    if (bar) {
+      bar.style.width = `${pct}%`;
+      bar.textContent = pct ? `${pct}%` : "";
+      bar.classList.toggle("progress-bar-animated", live);
+      bar.classList.toggle("progress-bar-striped", live);
+      bar.classList.toggle("bg-danger", run.status === "failed");
+      bar.classList.toggle("bg-success", run.status === "succeeded");
+    }
+    const fill = (role, text) => { const el = part(role); if (el) el.textContent = text; };
+    const status = part("run-status");
+    if (status) status.replaceChildren(statusBadge(run.status));
+    fill("run-count", total ? `${done.toLocaleString()} / ${total.toLocaleString()}` : done.toLocaleString());
+    fill("run-message", run.outcome || message || (run.status === "queued" ? "waiting for a runner" : ""));
+  }
+
+  function runPanel(panel) {
+    const form = document.getElementById(panel.dataset.form);
+    const button = form && form.querySelector("button");
+    const idleLabel = button && button.lastChild.textContent;
+    let watching = false;
+
+    function setBusy(busy) {
+      if (!button) return;
+      button.disabled = busy;
+      if (button.dataset.busyLabel) button.lastChild.textContent = busy ? ` ${button.dataset.busyLabel}` : idleLabel;
+    }
+
+    async function watch(statusUrl) {
+      if (watching) return;
+      watching = true;
+      setBusy(true);
+      try {
+        await followRun(statusUrl, (run) => showRun(panel, run), POLL_MS);
+      } finally {
+        watching = false;
+        setBusy(false);
+      }
+    }
+
+    if (form) {
+      form.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        if (watching) return;
+        let data;
+        try {
+          data = await postJSON(form.action);
+        } catch (err) {
+          toast(`Refresh failed to start: ${err.message}`, "danger");
+          return;
+        }
+        if (!data.created) toast(`${panel.dataset.title || "This refresh"} is already running: run ${data.run_id}.`, "info", data.url);
+        panel.classList.remove("d-none");
+        const link = panel.querySelector('[data-role="run-link"]');
+        if (link) { link.href = data.url; link.textContent = data.run_id; }
+        watch(data.status_url);
+      });
+    }
+    if (panel.dataset.statusUrl) watch(panel.dataset.statusUrl);
+  }
+  document.querySelectorAll("[data-run-panel]").forEach(runPanel);
+
   // --- Refresh Data button ------------------------------------------------
   const btn = document.getElementById("refresh-btn");
   let tracking = null;
@@ -223,10 +304,7 @@
       if (el) el.textContent = value.toLocaleString();
     }
     const badge = document.querySelector("#run-status .status-badge");
-    if (badge && badge.dataset.status !== run.status) {
-      badge.dataset.status = run.status; badge.textContent = run.status;
-      badge.className = `badge text-bg-${{ queued: "secondary", running: "primary", succeeded: "success", failed: "danger", cancelled: "warning" }[run.status]} status-badge`;
-    }
+    if (badge && badge.dataset.status !== run.status) statusBadge(run.status, badge);
     body.dataset.runStatus = run.status;
     if (run.reason || run.summary) document.getElementById("run-reason").textContent = run.reason || run.summary;
     if (run.duration != null) document.querySelector('[data-field="duration"]').textContent = `${run.duration.toFixed(1)} s`;

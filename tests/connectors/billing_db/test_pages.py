@@ -43,7 +43,7 @@ def table_rows(body, table_id, attr):
 
 
 def fetch_post(auth, url):
-    """POST as billing.js does: JSON body, Accept JSON, the CSRF token in a header."""
+    """POST as the run panel (app.js) does: JSON body, Accept JSON, the CSRF token in a header."""
     return auth.client.post(url, json={}, headers={"X-CSRFToken": auth.csrf("/billing/"), "Accept": "application/json"})
 
 
@@ -158,8 +158,8 @@ def test_second_trigger_answers_with_the_run_in_flight(app, admin):
         db.session.execute(update(Run).where(Run.id == data["run_id"]).values(
             status="running", progress_done=500, progress_total=2000, progress_message="500 CPC rows read"))
         db.session.commit()
-    body = page(admin.client, "/billing/")  # the page shows the run in flight, then billing.js polls it
-    assert f'data-status-url="/api/runs/{data["run_id"]}"' in body and "billing.js" in body
+    body = page(admin.client, "/billing/")  # the page shows the run in flight, then its run panel polls it
+    assert f'data-status-url="/api/runs/{data["run_id"]}"' in body and 'data-run-panel data-form="refresh-batch"' in body
     assert 'style="width: 25%"' in body and "500 / 2,000" in body and "500 CPC rows read" in body
     form = admin.post("/billing/batch/trigger")  # without JavaScript: a redirect back to the page
     assert form.status_code == 303 and form.headers["Location"].endswith("/billing/")

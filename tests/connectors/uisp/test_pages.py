@@ -221,7 +221,7 @@ def test_payments_show_the_invoices_they_covered_and_the_pattern_card(app, admin
 def test_refresh_this_customer_queues_a_run_and_reports_it(app, admin, uisp, executor, refreshed):
     client_id = fake_clients(uisp)[3]["id"]
     page = html(admin, f"/uisp/customers/{client_id}")
-    assert 'id="refresh-customer"' in page and "uisp.js" in page
+    assert 'id="refresh-customer"' in page and 'data-run-panel data-form="refresh-customer"' in page
     response = admin.post(f"/uisp/customers/{client_id}/refresh", json={})
     assert response.status_code in (200, 201), response.get_data(as_text=True)
     data = response.get_json()
