@@ -2,7 +2,7 @@
 from datetime import datetime, timezone
 
 from flask import has_request_context, request
-from sqlalchemy import Integer, event
+from sqlalchemy import Integer, event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -46,8 +46,20 @@ def skip_partitions(conn):
     return include
 
 
+def installed_driver(url):
+    """The URL, with a bare postgresql:// naming psycopg2: the PostgreSQL driver requirements.txt installs.
+
+    SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3, which is not installed.
+    """
+    url = make_url(url)
+    return url.set(drivername="postgresql+psycopg2") if url.drivername == "postgresql" else url
+
+
 def tune_engine_options(app):
-    """Dialect-specific engine options, set before the engine is created."""
+    """The URL's driver and dialect-specific engine options, set before the engine is created."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if make_url(url).drivername == "postgresql":
+        app.config["SQLALCHEMY_DATABASE_URI"] = installed_driver(url).render_as_string(hide_password=False)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         # Batch executemany UPDATEs (recording several runs' outcomes) into one round trip.
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})

@@ -5,6 +5,7 @@ import os
 import pytest
 from sqlalchemy import Date, bindparam, create_engine, func, select, text
 
+from app.db import installed_driver
 from app.fakes.billing import create_and_seed, metadata
 
 TODAY = dt.date(2026, 11, 21)
@@ -35,13 +36,9 @@ CURRENT_PARENTS = """
 """
 
 
-def _psycopg2(url):
-    return url.replace("postgresql://", "postgresql+psycopg2://", 1)
-
-
 def _seed(url, **kw):
     summary = create_and_seed(url, **{**SMALL, **kw})
-    engine = create_engine(_psycopg2(url))
+    engine = create_engine(installed_driver(url))
     return engine, summary
 
 
@@ -56,7 +53,7 @@ def sqlite_db(tmp_path_factory):
 def postgres_db():
     if not os.environ.get("TEST_DATABASE_URL"):
         pytest.skip("TEST_DATABASE_URL not set: PostgreSQL pass skipped")
-    admin = create_engine(_psycopg2(PG_URL.rsplit("/", 1)[0] + "/postgres"), isolation_level="AUTOCOMMIT")
+    admin = create_engine(installed_driver(PG_URL.rsplit("/", 1)[0] + "/postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:   # unreachable PostgreSQL fails here, never skips
         if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = 'syncdeck_fake_ccb'")):
             conn.execute(text("CREATE DATABASE syncdeck_fake_ccb"))

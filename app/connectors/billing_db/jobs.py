@@ -4,9 +4,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import create_engine, make_url
+from sqlalchemy import create_engine
 
 from ...dashboard import settings
+from ...db import installed_driver
 from ...extensions import db
 from ...runs.context import JobCancelled
 from ...runs.registry import job
@@ -20,13 +21,10 @@ def source_engine(config):
     url = config.get("BILLING_DB_URL")
     if not url:
         raise SourceError("The billing database is not configured: set BILLING_DB_URL (e.g. oracle+oracledb://…)")
-    parsed = make_url(url)
-    if parsed.drivername == "postgresql":  # SQLAlchemy 2.1 would pick psycopg 3; we ship psycopg2
-        parsed = parsed.set(drivername="postgresql+psycopg2")
     schema = config.get("BILLING_DB_SCHEMA")
     # CC&B's tables belong to its owner schema (CISADM); the query names them bare, so prefix them here.
     options = {"schema_translate_map": {None: schema}} if schema else {}
-    return create_engine(parsed, pool_pre_ping=True, execution_options=options)
+    return create_engine(installed_driver(url), pool_pre_ping=True, execution_options=options)
 
 
 @job("billing.bill_stop_batch", title="Bill stop batch", connector="billing", cron="0 2 * * *", lock="billing",

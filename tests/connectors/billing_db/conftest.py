@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, select, text
 
 from app.connectors.billing_db.models import BillStopBatch
+from app.db import installed_driver
 from app.extensions import db
 from app.fakes.billing import create_and_seed
 from tests.conftest import PG_URL
@@ -53,7 +54,7 @@ def ran_batch(app):
 
 
 def source_engine(url):
-    return create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    return create_engine(installed_driver(url))
 
 
 mariadb_url = os.environ.get("BILLING_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
