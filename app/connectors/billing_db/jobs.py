@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import create_engine
+from sqlalchemy.exc import DBAPIError
 
 from ...dashboard import settings
 from ...db import installed_driver
@@ -78,10 +79,28 @@ def _stream_details(ctx, source, batch_id, window):
     try:
         with source.connect() as conn:
             ctx.progress(0, total, "reading CC&B")
-            read_chunks(conn, details_query(batch_id, *window), chunk, take, raw=raw)
+            try:
+                read_chunks(conn, details_query(batch_id, *window), chunk, take, raw=raw)
+            except Exception as exc:
+                if _connection_lost(conn, exc):
+                    raise SourceError(f"Lost the connection to the billing database after {done:,} rows "
+                                      f"({str(exc).strip() or type(exc).__name__})") from exc
+                raise
         writer.close()
     except BaseException:
         writer.abort()
         raise
     ctx.progress(done, done, f"{done:,} CPC rows read")
     return done
+
+
+def _connection_lost(conn, exc):
+    """Whether the source connection died under the read (dropped, killed, restarted).
+
+    The driver's own words vary with the moment it died: killed mid-COPY, psycopg2 says only
+    "error with status PGRES_COPY_OUT and no message from the libpq".
+    """
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    raw = conn.connection.dbapi_connection
+    return raw is None or bool(getattr(raw, "closed", False))  # psycopg2: nonzero once the link is gone

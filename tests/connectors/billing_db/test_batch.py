@@ -147,7 +147,7 @@ def test_connection_dropped_mid_stream_fails_batch_and_leaves_no_rows(app, previ
     source.dispose()
     assert killed >= 1
     run = wait_status(app, run_id, "failed", "succeeded", "cancelled", timeout=60)
-    assert run.status == "failed" and "terminat" in run.reason.lower()
+    assert run.status == "failed" and "Lost the connection to the billing database after " in run.reason
     _assert_previous_batch_kept(app, previous, run)
 
 
