@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from sqlalchemy import create_engine, make_url, text
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
-from bench.jobrun import run_to_end  # noqa: E402
+from bench.harness import bench_app, ensure_database, peak_rss_mb, rebuild_schema, run_to_end  # noqa: E402
 
 SOURCE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/syncdeck_bench_ccb"
 CACHE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/syncdeck_bench_billing"
@@ -40,16 +39,6 @@ PAGES = {"analysis": "/billing/", "details": "/billing/?page=500&status=Bill%20S
 EXPORT = "/billing/export.csv"
 GETS = 50
 DLT_VS_FASTEST, DLT_GOAL, FLOOR_SHARE, BATCH_RSS_MB, PAGE_P95_MS, EXPORT_RSS_MB = 1.2, 1.5, 0.5, 300, 100, 150
-
-
-def ensure_database(url):
-    """CREATE DATABASE when missing (through the server's `postgres` database)."""
-    name = make_url(url).database
-    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
 
 
 def ensure_source(url, cpcs, today, window):
@@ -78,32 +67,17 @@ def ensure_source(url, cpcs, today, window):
 
 def make_app(url, source_url):
     """The Flask app on the cache database, engine threads off, the batch pointed at the fake CC&B."""
-    from app import create_app
-    from config import Config
-
-    class BenchConfig(Config):
-        SQLALCHEMY_DATABASE_URI, BILLING_DB_URL = url, source_url
-        SCHEDULER_ENABLED = EXECUTOR_ENABLED = False
-        EXTRA_JOB_MODULES = []
-    return create_app(BenchConfig)
+    return bench_app(url, BILLING_DB_URL=source_url)
 
 
 def rebuild_cache(url, source_url):
     """Drop everything and build the schema through the migrations; add the admin the pages are read as."""
-    from flask_migrate import upgrade
-
     from app.auth.models import Role, User
     from app.auth.roles import ensure_default_roles
     from app.dashboard import settings
     from app.extensions import db
-    ensure_database(url)
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
-    app = make_app(url, source_url)
+    app = rebuild_schema(url, BILLING_DB_URL=source_url)
     with app.app_context():
-        upgrade(directory=str(ROOT / "migrations"))
         ensure_default_roles()
         user = User(username=USER, must_change_password=False,
                     roles=list(db.session.scalars(db.select(Role).where(Role.name == "admin"))))
@@ -227,7 +201,7 @@ def child_main(args):
     """Run one variant in this fresh process; print its result and peak RSS as one JSON line."""
     app = make_app(args.database_url, args.source_url)
     result = VARIANTS[args.child](app, args)
-    result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["rss_mb"] = peak_rss_mb()
     print(json.dumps(result), flush=True)
 
 

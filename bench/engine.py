@@ -20,6 +20,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from app.runs.registry import Param, job  # noqa: E402
+from bench.harness import rebuild_schema  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/syncdeck_c"
 LOCKS = 4  # one bench job per lock key, so 4 threads have 4 runs they may execute at once
@@ -38,30 +39,6 @@ for _k in range(LOCKS):
 
 
 # --- setup ------------------------------------------------------------------------------------
-
-def build_app(url):
-    """Rebuild the schema with the migrations (as tests/conftest.py does) and return an engine-less app."""
-    from flask_migrate import upgrade
-    from sqlalchemy import create_engine, text
-
-    from app import create_app
-    from config import Config
-
-    class BenchConfig(Config):
-        SQLALCHEMY_DATABASE_URI = url
-        SCHEDULER_ENABLED = False
-        EXECUTOR_ENABLED = False
-        EXTRA_JOB_MODULES = []
-
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
-    app = create_app(BenchConfig)
-    with app.app_context():
-        upgrade(directory=str(ROOT / "migrations"))
-    return app
-
 
 def truncate(app):
     from sqlalchemy import text
@@ -280,7 +257,7 @@ def main():
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     print(f"syncdeck runs-engine bench  {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC  "
           f"db={url.rsplit('/', 1)[-1]}  cpus={os.cpu_count()}")
-    app = build_app(url)
+    app = rebuild_schema(url)
     fire_latency(app, url)
     throughput(app)
 

@@ -1,4 +1,61 @@
-"""Run one job to its end inside a benchmark process, as `flask run-job --wait` would with a worker."""
+"""What every benchmark needs from the app: an engine-less app on a bench database, its schema rebuilt
+through the migrations, and one job run to its end as `flask run-job --wait` would with a worker."""
+from pathlib import Path
+
+from sqlalchemy import create_engine, make_url, text
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bench_app(url, **config):
+    """The Flask app on `url` with its scheduler and executor off; `config` overrides settings (e.g. UISP_BASE_URL)."""
+    from app import create_app
+    from config import Config
+    overrides = {"SQLALCHEMY_DATABASE_URI": url, "SCHEDULER_ENABLED": False, "EXECUTOR_ENABLED": False,
+                 "EXTRA_JOB_MODULES": [], **config}
+    return create_app(type("BenchConfig", (Config,), overrides))
+
+
+def ensure_database(url):
+    """CREATE DATABASE when missing (through the server's `postgres` database)."""
+    name = make_url(url).database
+    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+def rebuild_schema(url, **config):
+    """Drop everything at `url` and build the schema through the migrations (as tests/conftest.py does)."""
+    from flask_migrate import upgrade
+    if url.startswith("postgresql"):
+        ensure_database(url)
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
+    elif url.startswith("sqlite:///"):
+        for suffix in ("", "-wal", "-shm"):
+            Path(url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
+    app = bench_app(url, **config)
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+    return app
+
+
+def peak_rss_mb():
+    """This process's peak resident set since it started its program, in MB.
+
+    Not getrusage's ru_maxrss: Linux carries that high-water mark across fork and exec, so a
+    variant's child would report its parent's peak (the bench process that seeded the source)
+    whenever that is the larger. VmHWM belongs to the address space exec made.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def run_to_end(app, job_id):

@@ -9,7 +9,6 @@ through the Alembic migrations. Each variant runs in a fresh subprocess (--child
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
-from bench.jobrun import run_to_end  # noqa: E402
+from bench.harness import bench_app, peak_rss_mb, rebuild_schema, run_to_end  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/syncdeck_bench"
 APP_KEY = "bench-key"
@@ -75,33 +74,7 @@ def fake_uisp(clients):
 
 def make_app(url, base_url=""):
     """The Flask app on the bench database, engine threads off, UISP pointed at the fake."""
-    from app import create_app
-    from config import Config
-
-    class BenchConfig(Config):
-        SQLALCHEMY_DATABASE_URI = url
-        SCHEDULER_ENABLED = EXECUTOR_ENABLED = False
-        EXTRA_JOB_MODULES = []
-        UISP_BASE_URL, UISP_APP_KEY, UISP_CONCURRENCY = base_url, APP_KEY, CONCURRENCY
-    return create_app(BenchConfig)
-
-
-def rebuild_schema(url):
-    """Drop everything and build the schema through the migrations (as tests/conftest.py does)."""
-    from flask_migrate import upgrade
-    from sqlalchemy import create_engine, text
-    if url.startswith("postgresql"):
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
-    elif url.startswith("sqlite:///"):
-        for suffix in ("", "-wal", "-shm"):
-            Path(url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
-    app = make_app(url)
-    with app.app_context():
-        upgrade(directory=str(ROOT / "migrations"))
-    return app
+    return bench_app(url, UISP_BASE_URL=base_url, UISP_APP_KEY=APP_KEY, UISP_CONCURRENCY=CONCURRENCY)
 
 
 def cache_sql(app, clear=False):
@@ -270,7 +243,7 @@ def main():
     args = parse_args()
     if args.child:  # one variant; its result and this process's peak RSS as one JSON line
         result = VARIANTS[args.child](make_app(args.database_url, args.fake + API), args)
-        print(json.dumps({**result, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+        print(json.dumps({**result, "rss_mb": peak_rss_mb()}))
         return
     print(f"syncdeck UISP refresh bench  {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC  "
           f"db={args.database_url.rsplit('/', 1)[-1]}  cpus={os.cpu_count()}")
