@@ -6,7 +6,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete, select, update
 
-from ..db import utcnow
+from ..db import utcnow, with_row_locks
 from ..extensions import db
 from ..dashboard import settings
 from . import lock
@@ -83,11 +83,16 @@ def reconcile_runs(alive=()):
 
 
 def _fail_long_lock_waits(conn, now):
-    """A queued run whose lock has been held longer than its own time limit gives up, saying by whom."""
+    """A queued run whose lock has been held longer than its own time limit gives up, saying by whom.
+
+    Runs a claim has locked are left for the next pass: this transaction may already hold lock
+    rows it freed, which that claim could be waiting for.
+    """
     runs, locks = Run.__table__, RunLock.__table__
-    waiting = conn.execute(select(runs.c.id, runs.c.job_id, runs.c.queued_at, locks.c.run_id)
-                           .join(locks, locks.c.key == runs.c.lock_key)
-                           .where(runs.c.status == "queued", locks.c.run_id.is_not(None))).all()
+    waiting = conn.execute(with_row_locks(select(runs.c.id, runs.c.job_id, runs.c.queued_at, locks.c.run_id)
+                                          .join(locks, locks.c.key == runs.c.lock_key)
+                                          .where(runs.c.status == "queued", locks.c.run_id.is_not(None)),
+                                          bind=conn, of=runs)).all()
     for run_id, job_id, queued_at, holder in waiting:
         job_def = _REGISTRY.get(job_id)
         if job_def and (now - queued_at).total_seconds() > job_def.timeout:

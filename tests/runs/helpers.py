@@ -1,7 +1,13 @@
 """Small helpers for engine tests."""
+import os
+import socket
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
+from app.db import utcnow
 from app.extensions import db
+from app.runs import lock
 from app.runs.models import Run, RunLog
 from app.runs.service import enqueue
 from tests.conftest import wait_for
@@ -43,3 +49,27 @@ def run_job(app, job_id, params=None, timeout=60):
     """Queue a job, let the running executor take it, and return the finished run."""
     run_id, _ = queue(app, job_id, params)
     return wait_status(app, run_id, "succeeded", "failed", "cancelled", timeout=timeout)
+
+
+def held_lock_with_waiters(app, waited_seconds):
+    """A live run holding lock "tests.shared", and two runs queued behind it for `waited_seconds`:
+    tests.timeout (a 0.5 s time limit) and tests.shared_b (an hour). Returns (holder, short, long) ids."""
+    now = utcnow()
+    queued_at = now - timedelta(seconds=waited_seconds)
+
+    def run(job_id, status, at):
+        return Run(job_id=job_id, lock_key="tests.shared", trigger="manual", status=status, params={},
+                   params_key=f'{{"job":"{job_id}"}}', queued_at=at)
+    with app.app_context():
+        holder = run("tests.shared_a", "running", now)
+        holder.started_at = holder.heartbeat_at = now
+        holder.host, holder.pid = socket.gethostname(), os.getpid()  # alive: not a lost run
+        short, long = run("tests.timeout", "queued", queued_at), run("tests.shared_b", "queued", queued_at)
+        db.session.add_all([holder, short, long])
+        db.session.flush()
+        ids = holder.id, short.id, long.id
+        db.session.commit()
+        db.session.remove()  # SQLite: no session transaction left to hold the write lock
+        with db.engine.begin() as conn:
+            assert lock.acquire(conn, "tests.shared", ids[0], "elsewhere:1")
+        return ids

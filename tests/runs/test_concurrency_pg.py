@@ -4,6 +4,7 @@ Every assertion reads what the processes committed: schedule_fires, runs, run_lo
 """
 import json
 import math
+import threading
 import time
 from collections import defaultdict
 from datetime import timedelta
@@ -18,7 +19,9 @@ from app.runs import lock
 from app.runs.claim import note_lock_waits
 from app.runs.models import Schedule
 from app.runs.service import enqueue
+from app.runs.system_jobs import reconcile_runs
 from tests.conftest import database_url, requires_postgres, wait_for
+from tests.runs.helpers import held_lock_with_waiters
 from tests.runs.procs import FAST_ENGINE, Procs
 
 pytestmark = [requires_postgres, pytest.mark.slow]
@@ -239,6 +242,29 @@ def test_counting_lock_waits_never_waits_for_runs_another_claim_has_locked(app):
         other.rollback()
     waits = {r.id: r.lock_waits for r in query(app, "SELECT id, lock_waits FROM runs")}
     assert waits == {holder: 0, claimed_elsewhere: 0, free_to_count: 1}
+
+
+def test_the_reaper_leaves_a_queued_run_another_claim_has_locked_for_its_next_pass(app):
+    """Giving up a long lock wait skips a run a claim holds, rather than wait for it while holding freed locks."""
+    holder, short, _ = held_lock_with_waiters(app, waited_seconds=2)
+    with app.app_context(), db.engine.connect() as other:
+        other.begin()
+        other.execute(text("SELECT id FROM runs WHERE id = :id FOR UPDATE"), {"id": short})
+        reaper = threading.Thread(target=_reconcile_in, args=(app,))
+        reaper.start()
+        reaper.join(timeout=10)
+        waited = reaper.is_alive()
+        other.rollback()
+        reaper.join()
+    assert not waited, "the reaper waited for a row another transaction had locked"
+    assert run_row(app, short).status == "queued"
+    _reconcile_in(app)  # the next pass, with the row free
+    assert (run_row(app, short).status, run_row(app, short).reason) == ("failed", f"lock held by run {holder}")
+
+
+def _reconcile_in(app):
+    with app.app_context():
+        reconcile_runs()
 
 
 # --- 3. a runner killed with SIGKILL --------------------------------------------------------------

@@ -7,7 +7,8 @@ from app.dashboard import settings
 from app.db import utcnow
 from app.extensions import db
 from app.runs.models import Run, RunLog
-from tests.runs.helpers import queue, wait_status
+from app.runs.system_jobs import reconcile_runs
+from tests.runs.helpers import get_run, held_lock_with_waiters, queue, wait_status
 
 
 def _old_run(status, days_ago, job_id="tests.noop"):
@@ -49,3 +50,13 @@ def test_reconcile_job_fails_stale_running_runs(app, executor):
     assert run.summary == "Marked 1 lost runs failed"
     lost = wait_status(app, stale_id, "failed")
     assert lost.reason == "runner lost"
+
+
+def test_a_run_queued_behind_a_held_lock_past_its_time_limit_gives_up_naming_the_holder(app):
+    holder, short, long = held_lock_with_waiters(app, waited_seconds=2)
+    with app.app_context():
+        assert reconcile_runs() == []  # nothing was lost: the holder is alive
+    gave_up = get_run(app, short)
+    assert (gave_up.status, gave_up.reason) == ("failed", f"lock held by run {holder}")
+    assert get_run(app, long).status == "queued"  # an hour's limit: it keeps waiting
+    assert get_run(app, holder).status == "running"
