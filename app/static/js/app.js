@@ -62,21 +62,20 @@
 
   // Poll one run (GET /api/runs/<id>) until it ends, handing each answer to onUpdate; when it
   // succeeds, swap the page's data in. The toast comes from the events poll, not from here.
-  async function followRun(statusUrl, onUpdate, pollMs = 1000) {
+  async function followRun(statusUrl, onUpdate) {
     for (;;) {
       const res = await fetch(statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" });
       if (res.ok) {
         const run = await res.json();
         onUpdate(run);
-        if (["succeeded", "failed", "cancelled"].includes(run.status)) {
+        if (TERMINAL.includes(run.status)) {
           if (run.status === "succeeded") await refreshDataArea();
           return run;
         }
       }
-      await new Promise((r) => setTimeout(r, pollMs));
+      await new Promise((r) => setTimeout(r, POLL_MS));
     }
   }
-  window.Syncdeck = { toast, refreshDataArea, followRun };
 
   // The badge the status_badge macro renders, made (or updated in place) here.
   const BADGE_COLORS = { queued: "secondary", running: "primary", succeeded: "success", failed: "danger", cancelled: "warning" };
@@ -130,7 +129,7 @@
       watching = true;
       setBusy(true);
       try {
-        await followRun(statusUrl, (run) => showRun(panel, run), POLL_MS);
+        await followRun(statusUrl, (run) => showRun(panel, run));
       } finally {
         watching = false;
         setBusy(false);
