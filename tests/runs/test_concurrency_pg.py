@@ -15,7 +15,6 @@ from sqlalchemy import text
 
 from app.db import utcnow
 from app.extensions import db
-from app.runs import lock
 from app.runs.claim import note_lock_waits
 from app.runs.models import Schedule
 from app.runs.service import enqueue
@@ -227,13 +226,8 @@ def test_counting_lock_waits_never_waits_for_runs_another_claim_has_locked(app):
     The count shares a transaction with the poll's own claim, which may hold the lock row the
     other claim needs next: waiting here would complete the cycle.
     """
-    holder, _ = queue(app, "tests.shared_a")
-    claimed_elsewhere, _ = queue(app, "tests.shared_b", {"delay": "0.01"})
-    free_to_count, _ = queue(app, "tests.shared_b", {"delay": "0.02"})
+    holder, claimed_elsewhere, free_to_count = held_lock_with_waiters(app, waited_seconds=0)
     with app.app_context(), db.engine.connect() as other, db.engine.connect() as poll:
-        with poll.begin():
-            assert lock.acquire(poll, "tests.shared", holder, "elsewhere:1")
-            poll.execute(text("UPDATE runs SET status = 'running' WHERE id = :id"), {"id": holder})
         other.begin()
         other.execute(text("SELECT id FROM runs WHERE id = :id FOR UPDATE"), {"id": claimed_elsewhere})
         with poll.begin():
