@@ -1,4 +1,4 @@
-"""What every connector shares: source errors, concurrent paging, bulk loads and staged merges."""
+"""Bulk loads and staged merges every pull connector shares: concurrent paging, COPY, merge by key."""
 import csv
 import io
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
