@@ -12,6 +12,7 @@ ACTIONS = (
     "settings_changed", "user_created", "user_updated", "user_disabled", "user_enabled",
     "password_reset", "role_updated", "retry", "ignore", "mapping_changed", "payment_posted",
     "service_suspended", "service_reactivated",
+    "connection_created", "connection_updated", "connection_toggled", "upload_stored",
 )
 
 

@@ -9,6 +9,9 @@ NAV_ITEMS: list[tuple[str, str]] = []
 
 
 def init_app(app):
+    from .base import connections, records
+    app.register_blueprint(records.bp)
+    app.register_blueprint(connections.bp)
     for name in ENABLED_CONNECTORS:
         module = importlib.import_module(f"{__name__}.{name}")
         module.register(app)
