@@ -53,6 +53,9 @@ class Config:
     SCHEDULER_RECONCILE_SECONDS = _float("SCHEDULER_RECONCILE_SECONDS", 3)
     # Extra modules whose @job functions are registered (tests, plugins).
     EXTRA_JOB_MODULES = [m for m in os.environ.get("EXTRA_JOB_MODULES", "").split(",") if m]
+    # Connector packages to enable; empty: app.connectors.ENABLED_CONNECTORS. Each connector's own
+    # variables (UISP_BASE_URL, BILLING_DB_URL, …) are declared in its package (Connector.config).
+    ENABLED_CONNECTORS = [c for c in os.environ.get("ENABLED_CONNECTORS", "").split(",") if c]
 
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
@@ -63,26 +66,6 @@ class Config:
     SMTP_STARTTLS = _bool("SMTP_STARTTLS", False)
     MAIL_FROM = os.environ.get("MAIL_FROM", "syncdeck@localhost")
     NOTIFY_TIMEOUT_SECONDS = _float("NOTIFY_TIMEOUT_SECONDS", 10)
-    # UISP CRM API: base URL ending in /crm/api/v1.0, and an app key (read/write for suspensions).
-    UISP_BASE_URL = os.environ.get("UISP_BASE_URL", "")
-    UISP_APP_KEY = os.environ.get("UISP_APP_KEY", "")
-    UISP_TIMEOUT = _float("UISP_TIMEOUT", 30)
-    # Retries per request on 429/5xx/connection errors, with exponential backoff from this many seconds.
-    UISP_RETRIES = int(os.environ.get("UISP_RETRIES", 4))
-    UISP_RETRY_BACKOFF = _float("UISP_RETRY_BACKOFF", 0.5)
-    UISP_PAGE_SIZE = int(os.environ.get("UISP_PAGE_SIZE", 500))
-    # Pages of one collection fetched at once during a refresh.
-    UISP_CONCURRENCY = int(os.environ.get("UISP_CONCURRENCY", 4))
-
-    # The CC&B billing database (any SQLAlchemy URL; production: oracle+oracledb://user:pw@host:1521/?service_name=…).
-    BILLING_DB_URL = os.environ.get("BILLING_DB_URL", "")
-    # The schema owning the CC&B tables (CISADM) when the login user sees them under no synonym; empty: its own.
-    BILLING_DB_SCHEMA = os.environ.get("BILLING_DB_SCHEMA", "")
-    # Rows per chunk streamed from it by the bill-stop batch.
-    BILLING_CHUNK_ROWS = int(os.environ.get("BILLING_CHUNK_ROWS", 10000))
-    # Seconds to pause between chunks, for a production source that must not be read flat out.
-    BILLING_CHUNK_PAUSE_SECONDS = _float("BILLING_CHUNK_PAUSE_SECONDS", 0)
-
     # Base URL used in links inside notifications.
     PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000")
 

@@ -3,8 +3,11 @@ import importlib
 
 from flask import Flask
 
+from . import auth, connectors, dashboard, demo, errors, runs
 from . import db as db_helpers
+from .auth.permissions import check_views
 from .extensions import csrf, db, login_manager, migrate
+from .logging_setup import configure as configure_logging
 
 
 def create_app(config=None):
@@ -21,7 +24,6 @@ def create_app(config=None):
     csrf.init_app(app)
     login_manager.init_app(app)
 
-    from . import auth, connectors, dashboard, demo, errors, runs
     errors.init_app(app)
     auth.init_app(app)
     runs.init_app(app)
@@ -30,10 +32,10 @@ def create_app(config=None):
     demo.init_app(app)
     for module in app.config.get("EXTRA_JOB_MODULES", []):
         importlib.import_module(module)
+    check_views(app)
     return app
 
 
 def _configure_logging(app):
-    from .logging_setup import configure
     if not app.testing:  # pytest owns logging in tests
-        configure()
+        configure_logging()

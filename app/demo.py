@@ -6,14 +6,11 @@ from sqlalchemy import select
 
 from .auth.models import Role, User
 from .auth.roles import ensure_default_roles
+from .connectors import enabled
 from .extensions import db
 
 DEMO_USER = "admin"
 DEMO_PASSWORD = "syncdeck-demo"
-
-# Connectors append callables here that prepare their demo source (seed a fake, point config at it).
-SETUP_HOOKS = []
-
 
 def init_app(app):
     app.cli.add_command(demo)
@@ -33,7 +30,8 @@ def setup():
         user.set_password(DEMO_PASSWORD)
         db.session.add(user)
     db.session.commit()
-    for hook in SETUP_HOOKS:
-        hook()
+    for connector in enabled():
+        if connector.demo_setup is not None:
+            connector.demo_setup()
     url = f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"  # make run's HOST/PORT
     click.echo(f"Demo admin: user {DEMO_USER!r}, password {DEMO_PASSWORD!r} — {url}")

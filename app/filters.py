@@ -3,7 +3,7 @@ from datetime import datetime, time, timedelta, timezone
 
 from flask import abort, request
 
-from .dashboard import settings
+from . import settings
 
 PAGE_SIZES = (25, 50, 100)
 

@@ -74,7 +74,7 @@ def rebuild_cache(url, source_url):
     """Drop everything and build the schema through the migrations; add the admin the pages are read as."""
     from app.auth.models import Role, User
     from app.auth.roles import ensure_default_roles
-    from app.dashboard import settings
+    from app import settings
     from app.extensions import db
     app = rebuild_schema(url, BILLING_DB_URL=source_url)
     with app.app_context():
@@ -281,7 +281,7 @@ def main():
     from zoneinfo import ZoneInfo
 
     from app.connectors.billing_db.batch import billing_window
-    from app.dashboard import settings
+    from app import settings
     args = parse_args()
     if args.child:
         return child_main(args)

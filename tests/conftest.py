@@ -72,7 +72,7 @@ def clean_tables():
                 conn.execute(table.delete())
     ensure_default_roles()
     # Tests log in a lot; refresh-on-login is switched on only by the tests about it.
-    from app.dashboard import settings
+    from app import settings
     settings._CACHE.clear()
     settings.put("refresh_on_login_minutes", 0)
     db.session.commit()
@@ -112,7 +112,7 @@ def runner(app):
 
 def put_settings(app, **values):
     """Save settings as the Settings page would (committed; this process's cache forgotten)."""
-    from app.dashboard import settings
+    from app import settings
     with app.app_context():
         for key, value in values.items():
             settings.put(key, value)

@@ -3,6 +3,7 @@ from flask import jsonify, redirect, request, url_for
 from flask_login import current_user
 
 from ..extensions import db, login_manager
+from . import admin_routes, cli, routes
 from .models import User
 
 # Endpoints anyone may reach; everything else needs a session (see require_login).
@@ -10,7 +11,6 @@ PUBLIC_ENDPOINTS = {"auth.login", "static", "ops.healthz", "ops.metrics"}
 
 
 def init_app(app):
-    from . import admin_routes, cli, routes
     app.register_blueprint(routes.bp)
     app.register_blueprint(admin_routes.bp)
     cli.init_app(app)

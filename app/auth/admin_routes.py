@@ -6,17 +6,17 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from wtforms import SelectChoice
 
-from ..dashboard import settings
-from ..dashboard.template_helpers import localtime
+from .. import settings
+from ..settings import localtime
 from ..db import utcnow
 from ..exports import csv_response
 from ..extensions import db
 from ..filters import choice_arg, date_arg, page_args, text_arg
 from . import activity
-from .activity import ACTIONS
+from .activity import all_actions
 from .forms import EditUserForm, ResetPasswordForm, RoleForm, UserForm
-from .models import PERMISSIONS, Activity, Role, User
-from .permissions import permission_required
+from .models import Activity, Role, User
+from .permissions import all_permissions, permission_required
 
 bp = Blueprint("admin", __name__)
 
@@ -196,7 +196,7 @@ def reset_password(user_id):
 # --- roles ------------------------------------------------------------------
 
 def _roles_page(status=200, error=None):
-    return render_template("admin/roles.html", roles=_all_roles(), permissions=PERMISSIONS, error=error), status
+    return render_template("admin/roles.html", roles=_all_roles(), permissions=all_permissions(), error=error), status
 
 
 @bp.get("/roles")
@@ -218,10 +218,10 @@ def edit_role(role_id):
         return _roles_page(400, "The admin role grants every permission; its permissions cannot be edited.")
     form = RoleForm()
     if not form.validate_on_submit():
-        unknown = sorted(set(request.form.getlist("permissions")) - set(PERMISSIONS))
+        unknown = sorted(set(request.form.getlist("permissions")) - set(all_permissions()))
         return _roles_page(400, f"Role {role.name} not saved: unknown permission(s) {', '.join(unknown)}."
                            if unknown else f"Role {role.name} not saved: {form.errors}")
-    chosen = " ".join(p for p in PERMISSIONS if p in form.permissions.data)
+    chosen = " ".join(p for p in all_permissions() if p in form.permissions.data)
     if chosen == role.permissions:
         flash(f"Role {role.name} unchanged.", "info")
         return redirect(url_for("admin.roles"))
@@ -237,7 +237,7 @@ def edit_role(role_id):
 
 def _activity_query():
     """The activity entries matching the query-string filters, newest first (400 on bad input)."""
-    user, action, text = text_arg("user", 64), choice_arg("action", ACTIONS), text_arg("q")
+    user, action, text = text_arg("user", 64), choice_arg("action", all_actions()), text_arg("q")
     start, end = date_arg("from"), date_arg("to", end_of_day=True)
     query = select(Activity).order_by(Activity.at.desc(), Activity.id.desc())
     if user:
@@ -260,7 +260,7 @@ def activity_log():
     page, per_page = page_args()
     pagination = db.paginate(_activity_query(), page=page, per_page=per_page, error_out=False)
     export_args = {k: v for k, v in request.args.items() if k not in ("page", "per_page")}
-    return render_template("admin/activity.html", pagination=pagination, actions=ACTIONS, export_args=export_args)
+    return render_template("admin/activity.html", pagination=pagination, actions=all_actions(), export_args=export_args)
 
 
 @bp.get("/activity.csv")

@@ -4,7 +4,7 @@ from wtforms import BooleanField, PasswordField, SelectChoice, SelectMultipleFie
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from .models import PERMISSIONS
+from .permissions import all_permissions
 
 MIN_PASSWORD = 8
 
@@ -46,4 +46,8 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class RoleForm(FlaskForm):
-    permissions = MultiCheckboxField("Permissions", choices=[SelectChoice(k, v) for k, v in PERMISSIONS.items()])
+    permissions = MultiCheckboxField("Permissions")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.permissions.choices = [SelectChoice(k, v) for k, v in all_permissions().items()]

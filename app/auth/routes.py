@@ -58,12 +58,10 @@ def login():
 
 
 def _complete_login(user, remember):
-    from ..runs.refresh import refresh_on_login
-    login_user(user, remember=remember)
+    login_user(user, remember=remember)  # its user_logged_in signal may queue the refresh (app/runs/refresh.py)
     user.last_login_at = utcnow()
     activity.record("login", target=user.username, user=user)
     db.session.commit()
-    refresh_on_login(user)  # only enqueues; the login never waits for data
     if user.must_change_password:
         return redirect(url_for("auth.change_password"))
     return redirect(safe_next(request.args.get("next")) or url_for("dashboard.overview"))

@@ -9,7 +9,7 @@ from ..extensions import db
 from ..runs.models import Run, Schedule
 from ..runs.registry import all_jobs
 from ..runs.schedules import next_fire_times
-from . import settings
+from .. import settings
 
 TREND_LENGTH = 12
 

@@ -2,8 +2,8 @@
 from flask import Blueprint, render_template
 
 from . import overview as numbers
-from . import settings
-from .freshness import job_freshness
+from .. import settings
+from ..runs.freshness import job_freshness
 
 bp = Blueprint("dashboard", __name__)
 

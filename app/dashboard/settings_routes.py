@@ -8,8 +8,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ..auth import activity
 from ..extensions import db
-from ..runs.registry import JobError, all_jobs
-from . import settings
+from ..runs.registry import all_jobs, find_job
+from .. import settings
 from .routes import bp
 
 # Saved by this page, in the order the page shows them.
@@ -24,11 +24,16 @@ FLAGS = ("on_failure", "on_success", "on_stale")
 
 
 def _keys():
-    return KEYS + tuple(settings.CONNECTOR_SETTINGS)
+    return KEYS + tuple(settings.connector_settings())
 
 
 def _label(key):
-    return LABELS.get(key) or settings.CONNECTOR_SETTINGS[key][1]
+    return LABELS.get(key) or settings.connector_settings()[key][1].label
+
+
+def _connector_rows():
+    """{key: (connector id, label, help)} of the connectors' settings, as the page lists them."""
+    return {key: (cid, spec.label, spec.help) for key, (cid, spec) in settings.connector_settings().items()}
 
 
 @bp.route("/settings", methods=["GET", "POST"])
@@ -70,9 +75,12 @@ def _validate(submitted):
     values, errors = {}, {}
     for key in _keys():
         try:
-            values[key] = settings.VALIDATORS[key](submitted[key])
-        except (settings.SettingError, JobError) as exc:
+            values[key] = settings.validator(key)(submitted[key])
+        except settings.SettingError as exc:
             errors[key] = str(exc)
+    unknown = [job_id for job_id in values.get("global_refresh_jobs") or [] if find_job(job_id) is None]
+    if unknown:
+        errors["global_refresh_jobs"] = f"Unknown job: {unknown[0]!r}"
     return values, errors
 
 
@@ -88,7 +96,7 @@ def _from_form(current):
         "stale_minutes": _stale_from_form(current["stale_minutes"]),
         "global_refresh_jobs": chosen,
         "notifications": _notifications_from_form(current["notifications"]),
-        **{key: form.get(key, "").strip() for key in settings.CONNECTOR_SETTINGS},
+        **{key: form.get(key, "").strip() for key in settings.connector_settings()},
     }
 
 
@@ -131,5 +139,5 @@ def _render(values, errors=None):
         "dashboard/settings.html", values=values, errors=errors or {}, labels=LABELS, flags=FLAGS,
         timezones=sorted(available_timezones()), stale_jobs=stale_limit_jobs(), all_jobs=all_jobs(),
         refresh_choices=[job for job in all_jobs() if not job.system],
-        connector_settings=settings.CONNECTOR_SETTINGS,
+        connector_settings=_connector_rows(),
     )

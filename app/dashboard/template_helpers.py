@@ -1,25 +1,15 @@
 """Jinja filters and globals: business-time formatting, durations, permissions, navbar."""
-from datetime import timezone
-
 from flask import request, url_for
 from flask_login import current_user
 
-from ..connectors import NAV_ITEMS
+from .. import settings
+from ..connectors import nav_items
 from ..db import utcnow
-from . import settings
+from ..settings import localtime
 
 CORE_NAV = [("Overview", "dashboard.overview"), ("Jobs", "runs.jobs"), ("Runs", "runs.runs_list"),
             ("Logs", "runs.logs"), ("Schedules", "runs.schedules"), ("Activity", "admin.activity"),
             ("Users", "admin.users"), ("Settings", "dashboard.settings_page")]
-
-
-def localtime(value, fmt="%Y-%m-%d %H:%M:%S"):
-    """Show a stored (naive UTC) time in the business timezone."""
-    if value is None:
-        return "—"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(settings.business_tz()).strftime(fmt)
 
 
 def ago(value):
@@ -64,6 +54,6 @@ def init_app(app):
     @app.context_processor
     def inject():
         can = (lambda p: current_user.is_authenticated and current_user.can(p))
-        return {"can": can, "core_nav": CORE_NAV, "connector_nav": NAV_ITEMS,
+        return {"can": can, "core_nav": CORE_NAV, "connector_nav": nav_items(),
                 "business_tz_name": settings.get("business_timezone") if current_user.is_authenticated else "UTC",
                 "server_now": utcnow().isoformat(timespec="milliseconds") + "Z"}

@@ -4,6 +4,7 @@ import threading
 import time
 
 from ..db import utcnow
+from .registry import STANDARD_COUNTERS
 
 stderr_log = logging.getLogger("syncdeck.run")
 
@@ -56,7 +57,7 @@ class RunContext:
         self.params = params
         self.log = RunLogger(self)
         self.summary = ""
-        self.counters = {"fetched": 0, "inserted": 0, "updated": 0, "deleted": 0, "failed": 0}
+        self.counters = dict.fromkeys(STANDARD_COUNTERS + job_def.counters, 0)
         self.started_monotonic = time.monotonic()
         self.deadline = self.started_monotonic + timeout if timeout else None
         self.timeout = timeout
@@ -77,11 +78,11 @@ class RunContext:
         self.check_cancelled()
 
     def count(self, **deltas):
-        """Add to the row counters: count(fetched=100, inserted=90)."""
+        """Add to the row counters (standard or declared by the job): count(fetched=100, pushed=90)."""
         with self._lock:
             for name, delta in deltas.items():
                 if name not in self.counters:
-                    raise KeyError(f"unknown counter {name!r}")
+                    raise KeyError(f"unknown counter {name!r}; declare it: @job(..., counters=({name!r},))")
                 self.counters[name] += int(delta)
             self._dirty = True
 
@@ -119,8 +120,9 @@ class RunContext:
 
     def _values(self):
         done, total, message = self._progress
+        declared = {k: v for k, v in self.counters.items() if k not in STANDARD_COUNTERS}
         return {"progress_done": done, "progress_total": total, "progress_message": message[:1000],
-                **{f"rows_{k}": v for k, v in self.counters.items()}}
+                "counters": declared, **{f"rows_{k}": self.counters[k] for k in STANDARD_COUNTERS}}
 
     def put_back(self, logs):
         """Return unwritten log rows to the front of the buffer after a failed flush."""

@@ -17,13 +17,13 @@ from ..logging_setup import current_run_id
 from . import lock
 from .claim import claim, note_lock_waits
 from .context import JobCancelled, JobTimedOut, RunContext, RunnerLost
-from .models import Run, RunLock, RunLog
-from .registry import _REGISTRY
+from .models import Run, RunLog
+from .reaper import reconcile_runs
+from .registry import find_job, job_ids
 
 log = logging.getLogger(__name__)
 runs = Run.__table__
 run_logs = RunLog.__table__
-locks = RunLock.__table__
 
 
 def owner_name():
@@ -109,7 +109,7 @@ class Executor:
         try:
             with self.app.app_context(), db.engine.begin() as conn:
                 self._record_outcomes(conn, finished)
-                claimed = claim(conn, _REGISTRY.keys(), self.owner, slots, self.only_run_id)
+                claimed = claim(conn, job_ids(), self.owner, slots, self.only_run_id)
                 if len(claimed) < slots and not finished:
                     note_lock_waits(conn)  # a poll found runs it could not start
         except Exception:
@@ -135,7 +135,7 @@ class Executor:
             self._pool.submit(self._execute_safely, run)
 
     def _register(self, claimed):
-        job_def = _REGISTRY[claimed.job_id]
+        job_def = find_job(claimed.job_id)
         ctx = RunContext(claimed.id, job_def, claimed.params, job_def.timeout, claimed.lock_key)
         with self._active_lock:
             self.active[claimed.id] = ctx
@@ -188,8 +188,7 @@ class Executor:
         # A run already failed as lost by a reaper keeps that outcome.
         conn.execute(update(runs).where(runs.c.id == bindparam("b_id"), runs.c.status == "running")
                      .values({k: bindparam(k) for k in rows[0] if not k.startswith("b_")}), rows)
-        conn.execute(update(locks).where(locks.c.key == bindparam("b_lock"), locks.c.run_id == bindparam("b_id"))
-                     .values(run_id=None, owner="", heartbeat_at=None), rows)
+        lock.release_many(conn, [(ctx.lock_key, ctx.run_id) for ctx in finished])
 
     def _run_callbacks(self, run_id, job_id, status):
         for callback in self.on_finish:
@@ -216,7 +215,6 @@ class Executor:
 
     def reap(self):
         """Fail runs whose runner is gone and free their locks, even if nothing waits for them."""
-        from .system_jobs import reconcile_runs
         with self._active_lock:
             alive = set(self.active)
         lost = reconcile_runs(alive)

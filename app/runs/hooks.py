@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from .models import Run
+from .notifications import notify_run_finished, wants_notification
 from .registry import dependents_of
 from .service import enqueue, wake_executor
 
@@ -13,7 +14,6 @@ log = logging.getLogger(__name__)
 
 def after_run_finished(app, run_id, job_id, status):
     """Queue dependents of a success and notify; costs no query when neither applies."""
-    from ..dashboard.notifications import wants_notification
     with app.app_context():
         if not (status == "succeeded" and dependents_of(job_id)) and not wants_notification(job_id, status):
             return
@@ -26,7 +26,6 @@ def after_run_finished(app, run_id, job_id, status):
         db.session.expunge(run)
         # Notifications do network I/O: hold no transaction (on SQLite, no write lock) meanwhile.
         db.session.rollback()
-        from ..dashboard.notifications import notify_run_finished
         notify_run_finished(run)
 
 

@@ -1,6 +1,6 @@
 """The DB-row lock per lock key: taken by an atomic conditional UPDATE, kept by a heartbeat,
 freed by its holder, or by any executor's reaper once the heartbeat is stale."""
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 
 from ..db import insert_ignore, utcnow
 from .models import Run, RunLock
@@ -38,10 +38,16 @@ def heartbeat(conn, key, run_id, now) -> bool:
 
 
 def release(conn, key, run_id):
-    conn.execute(
-        update(locks).where(and_(locks.c.key == key, locks.c.run_id == run_id))
-        .values(run_id=None, owner="", heartbeat_at=None)
-    )
+    """Free the lock if run_id still holds it."""
+    release_many(conn, [(key, run_id)])
+
+
+def release_many(conn, held):
+    """Free each (key, run_id) lock its run still holds: one executemany statement."""
+    if held:
+        conn.execute(update(locks).where(locks.c.key == bindparam("b_key"), locks.c.run_id == bindparam("b_run"))
+                     .values(run_id=None, owner="", heartbeat_at=None),
+                     [{"b_key": key, "b_run": run_id} for key, run_id in held])
 
 
 def release_stale(conn, now, stale_before, alive=()):

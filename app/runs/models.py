@@ -45,6 +45,8 @@ class Run(db.Model):
     rows_updated: Mapped[int] = mapped_column(BigInteger, default=0)
     rows_deleted: Mapped[int] = mapped_column(BigInteger, default=0)
     rows_failed: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The job's own counters (declared with @job(counters=...)), by name.
+    counters: Mapped[dict] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
     lock_waits: Mapped[int] = mapped_column(default=0)
     host: Mapped[str] = mapped_column(String(255), default="")
     pid: Mapped[Optional[int]]
@@ -73,6 +75,11 @@ class Run(db.Model):
         if not self.started_at:
             return None
         return ((self.finished_at or utcnow()) - self.started_at).total_seconds()
+
+    def counter_items(self):
+        """(name, value) of every counter: the standard five, then the job's own."""
+        standard = [(name.removeprefix("rows_"), getattr(self, name) or 0) for name in self.COUNTERS]
+        return standard + sorted((self.counters or {}).items())
 
     @property
     def rows_synced(self):

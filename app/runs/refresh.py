@@ -2,13 +2,13 @@
 import logging
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from flask_login import user_logged_in
 
+from .. import settings
 from ..db import utcnow
 from ..extensions import db
-from ..dashboard import settings
-from .models import Run
-from .registry import _REGISTRY, all_jobs, get_job, parse_params
+from .history import last_success_times
+from .registry import all_jobs, find_job, get_job, parse_params
 from .service import enqueue, find_in_flight, params_key, wake_executor
 
 log = logging.getLogger(__name__)
@@ -18,7 +18,7 @@ def global_refresh_job_ids():
     chosen = settings.get("global_refresh_jobs")
     if chosen is None:
         return [j.id for j in all_jobs() if j.refresh]
-    return [job_id for job_id in chosen if job_id in _REGISTRY]
+    return [job_id for job_id in chosen if find_job(job_id)]
 
 
 def start_global_refresh(trigger, username):
@@ -31,14 +31,6 @@ def in_flight_refresh_runs():
     runs = [find_in_flight(job_id, params_key(parse_params(get_job(job_id), {})))
             for job_id in global_refresh_job_ids()]
     return [run for run in runs if run is not None]
-
-
-def last_success_times(job_ids):
-    rows = db.session.execute(
-        select(Run.job_id, func.max(Run.finished_at))
-        .where(Run.job_id.in_(job_ids), Run.status == "succeeded").group_by(Run.job_id)
-    ).all()
-    return dict(rows)
 
 
 def refresh_on_login(user):
@@ -60,3 +52,9 @@ def refresh_on_login(user):
         db.session.rollback()
         log.exception("refresh on login failed user=%s", user.username)
         return []
+
+
+@user_logged_in.connect
+def _refresh_after_login(_app, user, **_extra):
+    """Flask-Login sends this from login_user(): a login may queue the refresh, and never waits for it."""
+    refresh_on_login(user)

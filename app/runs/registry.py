@@ -1,7 +1,13 @@
 """The job registry: connectors declare jobs with @job and their facts."""
+import re
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Callable, Optional
 
+from .cron import make_trigger
+
+# Counters every run has (columns of runs); a job may declare more of its own (kept in runs.counters).
+STANDARD_COUNTERS = ("fetched", "inserted", "updated", "deleted", "failed")
 
 
 class JobError(Exception):
@@ -10,7 +16,7 @@ class JobError(Exception):
 
 @dataclass(frozen=True)
 class Param:
-    """One accepted parameter: its name, type (str, int, float, bool, date) and default."""
+    """One accepted parameter: its name, type (str, int, float, bool, date, file) and default."""
 
     name: str
     type: str = "str"
@@ -39,6 +45,8 @@ class Job:
     # Minutes after which its data counts as stale, unless Settings say otherwise (None = the default).
     stale_minutes: Optional[int] = None
     system: bool = False
+    # Counters of its own beyond STANDARD_COUNTERS, e.g. ("pushed", "skipped").
+    counters: tuple = ()
     extra: dict = field(default_factory=dict)
 
     @property
@@ -49,12 +57,14 @@ class Job:
 _REGISTRY: dict[str, Job] = {}
 
 
-def job(job_id, *, title=None, connector=None, description="", cron=None, lock=None,
-        after=(), params=(), timeout=3600.0, refresh=False, freshness=False, stale_minutes=None, system=False):
+def job(job_id, *, title=None, connector=None, description="", cron=None, lock=None, after=(), params=(),
+        timeout=3600.0, refresh=False, freshness=False, stale_minutes=None, system=False, counters=()):
     """Register the decorated function as a job under a stable id."""
     if cron:
-        from .cron import make_trigger
         make_trigger(cron, "UTC")  # fail at import, not at 02:00
+    clash = set(counters) & set(STANDARD_COUNTERS)
+    if clash:
+        raise ValueError(f"{job_id}: {sorted(clash)} are standard counters; declare only new ones")
 
     def decorator(func):
         _REGISTRY[job_id] = Job(
@@ -63,6 +73,7 @@ def job(job_id, *, title=None, connector=None, description="", cron=None, lock=N
             description=description or _first_line(func.__doc__),
             cron=cron, lock=lock, after=tuple(after), params=tuple(params), timeout=timeout,
             refresh=refresh, freshness=freshness, stale_minutes=stale_minutes, system=system,
+            counters=tuple(counters),
         )
         return func
 
@@ -75,10 +86,21 @@ def _first_line(doc):
 
 
 def get_job(job_id) -> Job:
-    try:
-        return _REGISTRY[job_id]
-    except KeyError:
-        raise JobError(f"Unknown job: {job_id!r}") from None
+    """The job registered under job_id; JobError (shown to the user) when there is none."""
+    job_def = _REGISTRY.get(job_id)
+    if job_def is None:
+        raise JobError(f"Unknown job: {job_id!r}")
+    return job_def
+
+
+def find_job(job_id) -> Optional[Job]:
+    """The job registered under job_id, or None."""
+    return _REGISTRY.get(job_id)
+
+
+def job_ids():
+    """Every registered job id."""
+    return list(_REGISTRY)
 
 
 def all_jobs():
@@ -137,8 +159,15 @@ def _to_bool(value):
 
 
 def _to_date(value):
-    from datetime import date
     return date.fromisoformat(str(value)).isoformat()
+
+
+def _to_upload_ref(value):
+    """A stored upload's content hash (the route stores the file and passes its sha256)."""
+    text = str(value).strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", text):
+        raise ValueError(value)
+    return text
 
 
 def _to_int(value):
@@ -147,4 +176,5 @@ def _to_int(value):
     return int(str(value).strip())
 
 
-_CONVERTERS = {"str": str, "int": _to_int, "float": float, "bool": _to_bool, "date": _to_date}
+_CONVERTERS = {"str": str, "int": _to_int, "float": float, "bool": _to_bool, "date": _to_date,
+               "file": _to_upload_ref}

@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from ..auth import activity
 from ..auth.permissions import permission_required
-from ..dashboard import settings
+from .. import settings
 from ..extensions import db
 from ..filters import choice_arg, date_arg, page_args, text_arg
 from .models import STATUSES, TRIGGERS, Run, RunLog, Schedule

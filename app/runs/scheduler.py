@@ -12,10 +12,10 @@ from sqlalchemy.exc import IntegrityError
 
 from ..db import insert_ignore, utcnow
 from ..extensions import db
-from ..dashboard import settings
+from .. import settings
 from .cron import make_trigger
 from .models import Schedule, ScheduleFire
-from .registry import _REGISTRY, all_jobs
+from .registry import all_jobs, find_job
 from .service import enqueue, wake_executor
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class SchedulerService:
         values = settings.get_many()
         business_tz, disabled = values["business_timezone"], set(values["disabled_jobs"])
         rows = db.session.scalars(select(Schedule).where(Schedule.enabled.is_(True))).all()
-        wanted = {f"{PREFIX}{s.id}": s for s in rows if s.job_id in _REGISTRY and s.job_id not in disabled}
+        wanted = {f"{PREFIX}{s.id}": s for s in rows if find_job(s.job_id) and s.job_id not in disabled}
         desired = {k: fingerprint(s, business_tz) for k, s in wanted.items()}
         plan = plan_reconcile(self.fingerprints, desired)
         for key in plan.remove:

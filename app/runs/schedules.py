@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from ..db import utcnow
 from ..extensions import db
-from ..dashboard import settings
+from .. import settings
 from .models import Schedule
 from .registry import JobError, get_job, parse_params
 from .cron import make_trigger

@@ -1,17 +1,16 @@
 """Jobs the platform itself runs: retention purge, stale-run reconcile, data freshness check."""
-import os
-import socket
 from datetime import timedelta
 
-from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
-from ..db import utcnow, with_row_locks
+from .. import settings
+from ..db import utcnow
 from ..extensions import db
-from ..dashboard import settings
-from . import lock
-from .models import TERMINAL, Run, RunLock, RunLog, ScheduleFire, WorkerProcess
-from .registry import _REGISTRY, job
+from .freshness import stale_jobs
+from .models import TERMINAL, Run, RunLog, ScheduleFire, WorkerProcess
+from .notifications import notify_stale
+from .reaper import reconcile_runs
+from .registry import job
 
 PURGE_BATCH = 5000
 
@@ -53,68 +52,9 @@ def reconcile_runs_job(ctx):
         ctx.log.warning("run=%s marked failed: runner lost", run_id)
 
 
-def reconcile_runs(alive=()):
-    """Fail lost runs and free their locks; fail queued runs that waited past their job's time limit.
-
-    A run is lost when its heartbeat is older than the stale limit, or when its process is
-    gone from this host and it has missed heartbeats (a pid alone could be another
-    container's). `alive`: run ids the caller is executing right now.
-    """
-    now = utcnow()
-    config = current_app.config
-    stale_before = now - timedelta(seconds=config["LOCK_STALE_SECONDS"])
-    missed_before = now - timedelta(seconds=3 * config["HEARTBEAT_SECONDS"])
-    with db.engine.begin() as conn:
-        lost = set(lock.release_stale(conn, now, stale_before, alive))
-        runs = Run.__table__
-        candidates = conn.execute(select(runs.c.id, runs.c.host, runs.c.pid, runs.c.heartbeat_at, runs.c.lock_key)
-                                  .where(runs.c.status == "running")).all()
-        for row in candidates:
-            if row.id in alive:
-                continue
-            missed = row.heartbeat_at is None or row.heartbeat_at < missed_before
-            dead_here = missed and row.host == socket.gethostname() and row.pid and not _pid_alive(row.pid)
-            stale = row.heartbeat_at is None or row.heartbeat_at < stale_before
-            if (dead_here or stale) and lock.mark_runner_lost(conn, row.id, now):
-                lock.release(conn, row.lock_key, row.id)
-                lost.add(row.id)
-        _fail_long_lock_waits(conn, now)
-    return sorted(lost)
-
-
-def _fail_long_lock_waits(conn, now):
-    """A queued run whose lock has been held longer than its own time limit gives up, saying by whom.
-
-    Runs a claim has locked are left for the next pass: this transaction may already hold lock
-    rows it freed, which that claim could be waiting for.
-    """
-    runs, locks = Run.__table__, RunLock.__table__
-    waiting = conn.execute(with_row_locks(select(runs.c.id, runs.c.job_id, runs.c.queued_at, locks.c.run_id)
-                                          .join(locks, locks.c.key == runs.c.lock_key)
-                                          .where(runs.c.status == "queued", locks.c.run_id.is_not(None)),
-                                          bind=conn, of=runs)).all()
-    for run_id, job_id, queued_at, holder in waiting:
-        job_def = _REGISTRY.get(job_id)
-        if job_def and (now - queued_at).total_seconds() > job_def.timeout:
-            conn.execute(update(runs).where(runs.c.id == run_id, runs.c.status == "queued")
-                         .values(status="failed", reason=f"lock held by run {holder}", finished_at=now))
-
-
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @job("system.check_freshness", title="Check data freshness", connector="system", system=True,
      cron="*/10 * * * *", description="Notify when a connector's data is older than its stale limit.")
 def check_freshness(ctx):
-    from ..dashboard.freshness import stale_jobs
-    from ..dashboard.notifications import notify_stale
     stale = stale_jobs()
     deliveries = 0
     for item in stale:

@@ -1,11 +1,11 @@
 """How runs are shown: one place turns a Run into JSON and into a human sentence."""
 from flask import url_for
 
-from .registry import _REGISTRY
+from .registry import find_job
 
 
 def job_title(job_id):
-    job_def = _REGISTRY.get(job_id)
+    job_def = find_job(job_id)
     return job_def.title if job_def else job_id
 
 
@@ -19,7 +19,7 @@ def run_json(run):
         "reason": run.reason, "summary": run.summary, "trigger": run.trigger,
         "requested_by": run.requested_by, "params": run.params or {},
         "progress": {"done": run.progress_done, "total": run.progress_total, "message": run.progress_message},
-        "counters": {name.removeprefix("rows_"): getattr(run, name) for name in run.COUNTERS},
+        "counters": dict(run.counter_items()),
         "queued_at": iso(run.queued_at), "started_at": iso(run.started_at),
         "finished_at": iso(run.finished_at), "heartbeat_at": iso(run.heartbeat_at),
         "duration": round(run.duration, 3) if run.duration is not None else None,

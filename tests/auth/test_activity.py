@@ -10,7 +10,7 @@ import pytest
 
 from app import exports
 from app.auth.models import Activity
-from app.dashboard import settings
+from app import settings
 from app.extensions import db
 
 TZ = "America/New_York"  # UTC-5 in January

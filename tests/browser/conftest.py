@@ -83,7 +83,7 @@ def _flask(args, env):
 
 SETTINGS_PUT = """
 from app import create_app
-from app.dashboard import settings
+from app import settings
 from app.extensions import db
 app = create_app()
 with app.app_context():
@@ -93,7 +93,7 @@ with app.app_context():
 # global-refresh run they see (login refresh is covered by the unit tests).
 SETTINGS_SCRIPT = """
 from app import create_app
-from app.dashboard import settings
+from app import settings
 from app.extensions import db
 app = create_app()
 with app.app_context():

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from app.dashboard import settings
-from app.dashboard.notifications import STALE_NOTIFIED_KEY, notify_run_finished
-from app.dashboard.models import Setting
+from app import settings
+from app.runs.notifications import STALE_NOTIFIED_KEY, notify_run_finished
+from app.settings.models import Setting
 from app.db import utcnow
 from app.extensions import db
 from app.runs.models import TERMINAL, Run
@@ -126,7 +126,7 @@ def test_smtp_login_is_used_and_its_password_never_shown(app, executor, smtp_ser
 
 
 def test_email_is_skipped_without_smtp_host(app, executor, webhook_server, caplog):
-    caplog.set_level(logging.INFO, logger="app.dashboard.notifications")
+    caplog.set_level(logging.INFO, logger="app.runs.notifications")
     app.config["SMTP_HOST"] = ""
     set_rules(app, {"tests.fail": rule(["oncall@example.com"], webhook_server.url, on_failure=True)})
     start(app, "tests.fail")

@@ -5,8 +5,8 @@ import pytest
 from sqlalchemy import delete, select
 
 from app.auth.models import Activity
-from app.dashboard import settings
-from app.dashboard.models import Setting
+from app import settings
+from app.settings.models import Setting
 from app.extensions import db
 from tests.conftest import create_user
 from tests.dashboard.conftest import read_form

@@ -1,32 +1,13 @@
-"""Start the fake sources as real subprocesses, as the demo does, and stop them after."""
-import subprocess
-import sys
-import tempfile
-from contextlib import contextmanager
-from pathlib import Path
-
+"""Start the fake sources as real subprocesses, as the demo does (app/fakes/launch.py), and stop them after."""
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+from app.connectors import load
+from app.fakes.launch import running
 
 
-@contextmanager
 def fake_uisp(clients, app_key, *extra):
-    """Run `python -m app.fakes.uisp` on a free port; yield its root URL (http://127.0.0.1:port)."""
-    # stderr goes to a file: a pipe nobody reads would block the server once it filled.
-    with tempfile.TemporaryFile("w+") as errors:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app.fakes.uisp", "--port", "0", "--clients", str(clients), "--app-key", app_key,
-             *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=errors, text=True)
-        try:
-            line = proc.stdout.readline()
-            if not line.startswith("listening on http://"):
-                errors.seek(0)
-                raise RuntimeError(f"fake UISP did not start: {line!r} {errors.read()[-2000:]}")
-            yield line.split("listening on ", 1)[1].strip()
-        finally:
-            proc.kill()
-            proc.wait(timeout=10)
+    """Run the UISP connector's fake on a free port; a context manager yielding its root URL."""
+    return running(load("uisp").fake, "--clients", clients, "--app-key", app_key, *extra)
 
 
 class FakeControls:

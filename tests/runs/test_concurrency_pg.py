@@ -18,7 +18,7 @@ from app.extensions import db
 from app.runs.claim import note_lock_waits
 from app.runs.models import Schedule
 from app.runs.service import enqueue
-from app.runs.system_jobs import reconcile_runs
+from app.runs.reaper import reconcile_runs
 from tests.conftest import database_url, requires_postgres, wait_for
 from tests.runs.helpers import held_lock_with_waiters
 from tests.runs.procs import FAST_ENGINE, Procs

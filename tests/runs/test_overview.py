@@ -1,7 +1,7 @@
 """The Overview's numbers: the business day window and its KPIs."""
 from datetime import datetime, timedelta
 
-from app.dashboard import settings
+from app import settings
 from app.dashboard.overview import business_day_window, kpis
 from app.extensions import db
 from app.runs.models import Run

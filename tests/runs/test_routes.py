@@ -149,7 +149,7 @@ def test_cron_preview_endpoint(admin):
 
 def test_job_toggle_disables_and_enables(app, admin):
     admin.post("/jobs/tests.noop/toggle")
-    from app.dashboard import settings
+    from app import settings
     with app.app_context():
         assert settings.get("disabled_jobs") == ["tests.noop"]
     admin.post("/jobs/tests.noop/toggle")
@@ -184,7 +184,7 @@ def test_refresh_is_single_flight_and_events_report_runs(app, admin, executor):
 
 
 def _set_login_threshold(app, minutes):
-    from app.dashboard import settings
+    from app import settings
     with app.app_context():
         settings.put("refresh_on_login_minutes", minutes)
         db.session.commit()

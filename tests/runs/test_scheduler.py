@@ -60,7 +60,7 @@ def test_scheduler_follows_the_schedules_table(app, service):
         db.session.commit()
         assert service.reconcile().add == [key]
 
-        from app.dashboard import settings
+        from app import settings
         settings.put("disabled_jobs", ["tests.noop"])
         db.session.commit()
         assert service.reconcile().remove == [key], "a disabled job's schedules do not fire"
@@ -78,7 +78,7 @@ def test_business_timezone_change_reschedules_schedules_without_their_own(app, s
         schedule = save(None, job_id="tests.noop", cron="0 2 * * *")
         db.session.commit()
         service.reconcile()
-        from app.dashboard import settings
+        from app import settings
         settings.put("business_timezone", "Asia/Dhaka")
         db.session.commit()
         assert service.reconcile().reschedule == [f"{PREFIX}{schedule.id}"]

@@ -3,11 +3,11 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from app.dashboard import settings
+from app import settings
 from app.db import utcnow
 from app.extensions import db
 from app.runs.models import Run, RunLog
-from app.runs.system_jobs import reconcile_runs
+from app.runs.reaper import reconcile_runs
 from tests.runs.helpers import get_run, held_lock_with_waiters, queue, wait_status
 
 

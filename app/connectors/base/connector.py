@@ -1,11 +1,10 @@
 """The declaration every connector package exposes: what it adds to the app, stated as facts."""
 import os
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
 
-@dataclass(frozen=True)
-class NavItem:
+class NavItem(NamedTuple):
     """A navbar link: its label and the endpoint it opens."""
 
     label: str
@@ -49,16 +48,20 @@ class ConfigKey:
 
 @dataclass(frozen=True)
 class FakeSource:
-    """How the demo and the tests start this connector's fake source.
+    """How the demo and the tests start this connector's fake source (a separate process, never imported).
 
-    `command(port)` gives the argv of a server that prints "listening on http://HOST:PORT" on its
-    first stdout line (port 0: any free port); `prepare()` gives the argv of a one-off set-up step
-    (seeding a database) run before, or None. `env(url)` gives the config that points the app at it.
+    `server`: `python` arguments of a server that prints "listening on http://HOST:PORT" as its
+    first line (the starter adds --host and --port; port 0 picks a free one), or () for none.
+    `prepare(instance_dir)`: `python` arguments of a one-off set-up step (seeding a database), or
+    None when there is nothing to do. `env(url, instance_dir)`: the config that points the app at
+    the fake (url is the server's root URL, or None without a server).
     """
 
-    command: Optional[Callable] = None
-    env: Callable = lambda url: {}
+    server: tuple = ()
+    env: Callable = lambda url, instance_dir: {}
     prepare: Optional[Callable] = None
+    # Extra server arguments the demo uses (the tests pass their own).
+    demo_args: tuple = ()
 
 
 @dataclass(frozen=True)

@@ -1,27 +1,38 @@
 """Billing DB connector: the nightly bill-stop batch from an Oracle CC&B-style database."""
-from ...dashboard import settings
+from pathlib import Path
 
-SETTINGS = {
-    "billing_window_days": (0, settings.int_range(0, 366, "Bill-stop window (days)"), "Bill-stop window (days)",
-                            "0 = a CPC needs a frozen bill segment ending this month; N = within the last N days."),
-    "billing_keep_batches": (30, settings.int_range(1, 3650, "Batch dates kept"), "Batch dates kept",
-                             "How many batch dates of bill-stop results are kept."),
-}
+from ... import settings
+from ..base import ConfigKey, Connector, FakeSource, NavItem, SettingSpec
+from . import jobs, models  # noqa: F401 — importing declares the cache tables and the job
+from .api import bp as api_bp
+from .demo import queue_first_batch, seed_arguments
+from .routes import bp
 
-
-def register(app):
-    """Add the bill-stop cache models, the batch job, its settings, pages, JSON API and navbar entry."""
-    from ... import demo as demo_setup
-    from .. import add_nav_item
-    from . import jobs, models  # noqa: F401 — importing declares the tables and the job
-    from .api import bp as api_bp
-    from .demo import queue_first_batch
-    from .routes import bp
-
-    for key, (default, validator, label, help_text) in SETTINGS.items():
-        settings.register(key, default, validator, connector="billing", label=label, help=help_text)
-    app.register_blueprint(bp)
-    app.register_blueprint(api_bp)
-    add_nav_item("Bill stops", "billing.analysis")
-    if queue_first_batch not in demo_setup.SETUP_HOOKS:
-        demo_setup.SETUP_HOOKS.append(queue_first_batch)
+connector = Connector(
+    id="billing",
+    title="Billing DB (CC&B)",
+    description="The nightly bill-stop batch from an Oracle CC&B database.",
+    blueprints=(bp, api_bp),
+    nav=(NavItem("Bill stops", "billing.analysis"),),
+    settings=(
+        SettingSpec("billing_window_days", 0, settings.int_range(0, 366, "Bill-stop window (days)"),
+                    "Bill-stop window (days)",
+                    "0 = a CPC needs a frozen bill segment ending this month; N = within the last N days."),
+        SettingSpec("billing_keep_batches", 30, settings.int_range(1, 3650, "Batch dates kept"), "Batch dates kept",
+                    "How many batch dates of bill-stop results are kept."),
+    ),
+    config=(
+        ConfigKey("BILLING_DB_URL", "", "Any SQLAlchemy URL; production: oracle+oracledb://user:password@host:1521/"
+                  "?service_name=CCB (thin mode, no client)."),
+        ConfigKey("BILLING_DB_SCHEMA", "", "The schema that owns the CC&B tables, e.g. CISADM, when the login user "
+                  "reaches them by no synonym\n(empty: the tables are found without a prefix)."),
+        ConfigKey("BILLING_CHUNK_ROWS", 10000, "Rows per chunk streamed from it by the bill-stop batch.", int),
+        ConfigKey("BILLING_CHUNK_PAUSE_SECONDS", 0.0, "Seconds to pause between chunks (go easy on a busy "
+                  "production database).", float),
+    ),
+    demo_setup=queue_first_batch,
+    fake=FakeSource(
+        prepare=seed_arguments,
+        env=lambda _url, instance: {"BILLING_DB_URL": f"sqlite:///{Path(instance).resolve() / 'billing_demo.db'}"},
+    ),
+)

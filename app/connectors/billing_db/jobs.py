@@ -7,7 +7,7 @@ from flask import current_app
 from sqlalchemy import create_engine
 from sqlalchemy.exc import DBAPIError
 
-from ...dashboard import settings
+from ... import settings
 from ...db import installed_driver
 from ...extensions import db
 from ...runs.context import JobCancelled

@@ -10,7 +10,7 @@ from flask_sqlalchemy.pagination import SelectPagination
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import aliased
 
-from ...dashboard import settings
+from ... import settings
 from ...extensions import db
 from ...filters import choice_arg, text_arg
 from ...runs.models import Run, Schedule

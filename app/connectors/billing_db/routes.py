@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from ...auth import activity
 from ...auth.permissions import permission_required
-from ...dashboard.freshness import connector_freshness
+from ...runs.freshness import connector_freshness
 from ...errors import wants_json
 from ...extensions import db
 from ...filters import page_args

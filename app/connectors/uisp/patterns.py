@@ -19,21 +19,19 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, Float, and_, case, cast, func, literal, or_, select
 
-from ...dashboard import settings
+from ... import settings
+from ..base import SettingSpec
 from ...db import days_between
 from .models import BILLABLE_INVOICE_STATUSES, Customer, Invoice, Payment, PaymentCover, PaymentPattern
 
-RISK_SETTINGS = {
-    "uisp_risky_missed": (2, "Risky: missed invoices ≥", "A customer with this many missed invoices is risky."),
-    "uisp_risky_late": (3, "Risky: late payments ≥", "A customer with this many late payments is risky."),
-    "uisp_risky_avg_days_late": (30, "Risky: average days late >", "Average days late above this is risky."),
-}
-
-
-def register_settings():
-    for key, (default, label, help_text) in RISK_SETTINGS.items():
-        settings.register(key, default, settings.int_range(0, 3650, label), connector="uisp", label=label,
-                          help=help_text)
+RISK_SETTINGS = tuple(
+    SettingSpec(key, default, settings.int_range(0, 3650, label), label, help_text)
+    for key, default, label, help_text in (
+        ("uisp_risky_missed", 2, "Risky: missed invoices ≥", "A customer with this many missed invoices is risky."),
+        ("uisp_risky_late", 3, "Risky: late payments ≥", "A customer with this many late payments is risky."),
+        ("uisp_risky_avg_days_late", 30, "Risky: average days late >", "Average days late above this is risky."),
+    )
+)
 
 
 def business_today():
@@ -43,7 +41,7 @@ def business_today():
 def risk_thresholds():
     # Read through the cache, which ends its own transaction: on SQLite a read left open
     # in a job thread would hold the write lock the refresh is about to need.
-    return {key: settings.cached(key) for key in RISK_SETTINGS}
+    return {spec.key: settings.cached(spec.key) for spec in RISK_SETTINGS}
 
 
 def _graded_invoices(today, client_id=None):

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from sqlalchemy import and_, case, exists, func, or_, select
 
-from ...dashboard import settings
+from ... import settings
 from ...extensions import db
 from . import patterns
 from .models import (INVOICE_STATUSES, SERVICE_STATUSES, Customer, Invoice, Payment, PaymentCover, PaymentPattern,
@@ -182,7 +182,7 @@ def payment_covers(payment_ids):
 
 def pattern_rule():
     """The payment-pattern rule in one sentence, in patterns.py's words, with the current thresholds."""
-    t = {key: settings.get(key) for key in patterns.RISK_SETTINGS}
+    t = {spec.key: settings.get(spec.key) for spec in patterns.RISK_SETTINGS}
     return ("Per invoice: on time when nothing remains to pay and the last covering payment was on or before "
             "the due date, late when it came after the due date, missed when something remains to pay and the "
             f"due date has passed; risky when missed ≥ {t['uisp_risky_missed']}, or late ≥ "

@@ -6,7 +6,7 @@ from sqlalchemy import exists, func, select
 
 from ...auth import activity
 from ...auth.permissions import permission_required
-from ...dashboard.freshness import connector_freshness
+from ...runs.freshness import connector_freshness
 from ...errors import wants_json as _accepts_json
 from ...exports import csv_response
 from ...extensions import db

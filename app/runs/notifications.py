@@ -9,12 +9,12 @@ import requests
 from flask import current_app
 from sqlalchemy import inspect
 
+from .. import settings
 from ..db import utcnow
 from ..extensions import db
-from ..runs.models import Run
-from . import settings
-from .models import Setting
-from .template_helpers import localtime
+from ..settings import localtime
+from ..settings.models import Setting
+from .models import Run
 
 log = logging.getLogger(__name__)
 

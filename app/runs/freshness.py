@@ -3,10 +3,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
+from .. import settings
 from ..db import utcnow
-from ..runs.refresh import last_success_times
-from ..runs.registry import all_jobs
-from . import settings
+from .history import last_success_times
+from .registry import all_jobs, find_job
 
 
 @dataclass
@@ -36,8 +36,17 @@ def job_freshness(job_ids=None, connector=None):
         return []
     values = settings.get_many()
     last = last_success_times([j.id for j in jobs])
-    return [Freshness(j.id, j.title, j.connector, last.get(j.id), settings.stale_minutes_for(j.id, values))
+    return [Freshness(j.id, j.title, j.connector, last.get(j.id), stale_minutes_for(j.id, values))
             for j in jobs]
+
+
+def stale_minutes_for(job_id, values=None):
+    """The job's stale limit: its own from Settings, else the one it declares, else the default."""
+    limits = (values or {}).get("stale_minutes") or settings.get("stale_minutes")
+    if job_id in limits:
+        return int(limits[job_id])
+    declared = getattr(find_job(job_id), "stale_minutes", None)
+    return int(declared or limits.get("*", settings.DEFAULTS["stale_minutes"]["*"]))
 
 
 def connector_freshness(connector):

@@ -1,10 +1,15 @@
-"""Settings with their defaults, read from the settings table and validated on write."""
+"""Settings with their defaults, read from the settings table and validated on write.
+
+The core's settings are declared here; each enabled connector declares its own (SettingSpec),
+which the app collects in app.extensions["syncdeck_settings"] when it is built.
+"""
 import copy
 import re
 import time
+from datetime import timezone
 from zoneinfo import ZoneInfo, available_timezones
 
-from flask import g, has_request_context
+from flask import current_app, g, has_app_context, has_request_context
 
 from ..db import utcnow
 from ..extensions import db
@@ -35,24 +40,35 @@ class SettingError(ValueError):
     """A setting value is invalid; the message is shown to the user."""
 
 
-# Settings declared by connectors, in declaration order: key -> (connector, label, help).
-CONNECTOR_SETTINGS: dict = {}
+def connector_settings():
+    """{key: (connector id, SettingSpec)} of the enabled connectors, in declaration order."""
+    return current_app.extensions.get("syncdeck_settings", {}) if has_app_context() else {}
 
 
-def register(key, default, validator, *, connector, label, help=""):
-    """Declare a connector's setting: its default, validator and how the Settings page labels it."""
-    DEFAULTS[key] = default
-    VALIDATORS[key] = validator
-    CONNECTOR_SETTINGS[key] = (connector, label, help)
+def defaults():
+    """Every setting's default: the core's and the enabled connectors'."""
+    values = copy.deepcopy(DEFAULTS)
+    values.update({key: copy.deepcopy(spec.default) for key, (_, spec) in connector_settings().items()})
+    return values
+
+
+def validator(key):
+    if key in VALIDATORS:
+        return VALIDATORS[key]
+    return connector_settings()[key][1].validator
 
 
 def get(key):
     row = db.session.get(Setting, key)
-    return copy.deepcopy(DEFAULTS[key]) if row is None else row.value
+    if row is not None:
+        return row.value
+    if key in DEFAULTS:
+        return copy.deepcopy(DEFAULTS[key])
+    return copy.deepcopy(connector_settings()[key][1].default)
 
 
 def get_many():
-    values = copy.deepcopy(DEFAULTS)
+    values = defaults()
     for row in db.session.scalars(db.select(Setting)):
         if row.key in values:
             values[row.key] = row.value
@@ -76,7 +92,7 @@ def cached(key):
 
 def put(key, value, username=""):
     """Validate and stage one setting in the session (the caller commits)."""
-    value = VALIDATORS[key](value)
+    value = validator(key)(value)
     if key == "business_timezone" and has_request_context():
         g.pop("business_tz", None)
     _CACHE.pop(key, None)
@@ -97,13 +113,13 @@ def business_tz():
     return g.business_tz
 
 
-def stale_minutes_for(job_id, values=None):
-    limits = (values or {}).get("stale_minutes") or get("stale_minutes")
-    if job_id in limits:
-        return int(limits[job_id])
-    from ..runs.registry import _REGISTRY
-    declared = getattr(_REGISTRY.get(job_id), "stale_minutes", None)
-    return int(declared or limits.get("*", DEFAULTS["stale_minutes"]["*"]))
+def localtime(value, fmt="%Y-%m-%d %H:%M:%S"):
+    """Show a stored (naive UTC) time in the business timezone."""
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(business_tz()).strftime(fmt)
 
 
 def notification_rule(job_id, values=None):
@@ -143,15 +159,12 @@ def _stale(value):
 
 
 def _job_list(value):
-    from ..runs.registry import JobError, get_job
+    """A list of job ids (whether each names a registered job is the Settings page's check)."""
     if value is None:
         return None
-    if not isinstance(value, (list, tuple)):
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
         raise SettingError("Expected a list of job ids")
-    try:
-        return [get_job(job_id).id for job_id in value]
-    except JobError as exc:
-        raise SettingError(str(exc)) from None
+    return list(value)
 
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+|[^@\s]+@localhost")
