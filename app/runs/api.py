@@ -10,9 +10,9 @@ from ..auth.permissions import permission_required
 from ..db import utcnow
 from ..extensions import db
 from .models import Run, RunLog
-from .refresh import in_flight_refresh_runs, start_global_refresh
-from .registry import JobError
-from .service import cancel, enqueue, wake_executor
+from .refresh import in_flight_refresh_runs
+from .service import cancel
+from .trigger import RunRequestError, refused, request_refresh, request_run, respond
 from .views import iso, outcome_sentence, run_json
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -84,15 +84,9 @@ def trigger_job(job_id):
         abort(400, "'params' must be an object")
     params.pop("csrf_token", None)
     try:
-        run, created = enqueue(job_id, params, trigger="manual", requested_by=current_user.username)
-    except JobError as exc:
-        return jsonify(error=str(exc), status=400), 400
-    if created:
-        activity.record("run_triggered", target=job_id, detail=f"run {run.id} params={run.params}")
-    db.session.commit()
-    wake_executor()
-    return jsonify(run=run_json(run), created=created,
-                   message=None if created else f"Already in flight: run {run.id}"), (201 if created else 200)
+        return respond([request_run(job_id, params)])
+    except RunRequestError as exc:
+        return refused(exc)
 
 
 @bp.post("/runs/<int:run_id>/cancel")
@@ -114,13 +108,8 @@ def refresh_state():
 @bp.post("/refresh")
 @permission_required("trigger_runs")
 def refresh():
-    results = start_global_refresh("refresh", current_user.username)
-    created = [run.id for run, was_created in results if was_created]
-    activity.record("refresh", target="global", detail=f"runs {[r.id for r, _ in results]} new={created}")
-    db.session.commit()
-    wake_executor()
-    return jsonify(runs=[run_json(r) for r, _ in results], created=created,
-                   message=None if results else "No jobs are part of the global refresh (see Settings).")
+    return respond(request_refresh(), single=False,
+                   empty_message="No jobs are part of the global refresh (see Settings).")
 
 
 @bp.get("/events")

@@ -11,7 +11,8 @@ from ..filters import choice_arg, date_arg, page_args, text_arg
 from .models import STATUSES, TRIGGERS, Run, RunLog, Schedule
 from .registry import JobError, all_jobs, get_job
 from .schedules import ScheduleError, delete, describe, next_fire_times, save, schedules_for, touch
-from .service import cancel, enqueue, wake_executor
+from .service import cancel
+from .trigger import RunRequestError, refused, request_run, respond
 
 bp = Blueprint("runs", __name__)
 
@@ -43,21 +44,12 @@ def jobs():
 @bp.post("/jobs/<job_id>/run")
 @permission_required("trigger_runs")
 def run_now(job_id):
-    job_def = _job_or_404(job_id)
-    params = {p.name: request.form.get(f"param_{p.name}", "") for p in job_def.params}
+    _job_or_404(job_id)
     try:
-        run, created = enqueue(job_id, params, trigger="manual", requested_by=current_user.username)
-    except JobError as exc:
-        flash(str(exc), "danger")
-        return redirect(url_for("runs.jobs")), 303
-    if created:
-        activity.record("run_triggered", target=job_id, detail=f"run {run.id} params={run.params}")
-        flash(f"Queued run {run.id} of {job_def.title}.", "success")
-    else:
-        flash(f"{job_def.title} is already in flight: run {run.id}.", "info")
-    db.session.commit()
-    wake_executor()
-    return redirect(url_for("runs.run_detail", run_id=run.id))
+        result = request_run(job_id, _form_params(job_id))
+    except RunRequestError as exc:
+        return refused(exc, back=url_for("runs.jobs"))
+    return respond([result])
 
 
 @bp.post("/jobs/<job_id>/toggle")
@@ -244,13 +236,14 @@ def delete_schedule(schedule_id):
 @permission_required("manage_schedules")
 def run_schedule_now(schedule_id):
     schedule = _schedule_or_404(schedule_id)
-    run, created = enqueue(schedule.job_id, schedule.params, trigger="manual", requested_by=current_user.username,
-                           schedule_id=schedule.id, raw_params=False)
+    try:
+        run, created = request_run(schedule.job_id, schedule.params, schedule_id=schedule.id, raw_params=False,
+                                   note=f" from schedule {schedule.id}")
+    except RunRequestError as exc:
+        return refused(exc, back=url_for("runs.schedules"))
     activity.record("schedule_run_now", target=schedule.job_id, detail=f"schedule {schedule.id} run {run.id}")
     db.session.commit()
-    wake_executor()
-    flash(f"Run {run.id} {'queued' if created else 'already in flight'}.", "success" if created else "info")
-    return redirect(url_for("runs.run_detail", run_id=run.id))
+    return respond([(run, created)])
 
 
 @bp.get("/api/schedules/preview")

@@ -24,7 +24,7 @@ def run_json(run):
         "finished_at": iso(run.finished_at), "heartbeat_at": iso(run.heartbeat_at),
         "duration": round(run.duration, 3) if run.duration is not None else None,
         "host": run.host, "pid": run.pid, "lock_key": run.lock_key, "lock_waits": run.lock_waits,
-        "url": url_for("runs.run_detail", run_id=run.id),
+        "url": url_for("runs.run_detail", run_id=run.id), "status_url": url_for("api.run_status", run_id=run.id),
         "outcome": outcome_sentence(run) if run.status in ("succeeded", "failed", "cancelled") else None,
     }
 

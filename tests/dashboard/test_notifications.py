@@ -58,7 +58,7 @@ def test_failed_run_sends_one_email_and_one_webhook(app, admin, executor, smtp_s
     set_rules(app, {"tests.fail": rule(["oncall@example.com", "lead@example.com"], webhook_server.url,
                                        on_failure=True)})
     response = admin.post("/api/jobs/tests.fail/run", json={})
-    assert response.status_code == 201
+    assert response.status_code == 202
     run_id = response.get_json()["run"]["id"]
     wait_for(lambda: smtp_server.messages and webhook_server.bodies, message="email and webhook")
     executor.stop()  # waits for the after-run hooks: nothing else can arrive now

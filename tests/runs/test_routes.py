@@ -47,7 +47,7 @@ def test_bad_filters_answer_400_with_the_reason(admin, path, message):
 
 def test_run_now_queues_and_audits(app, admin):
     response = admin.post("/jobs/tests.sleepy/run", data={"param_steps": "2", "param_delay": "0.01"})
-    assert response.status_code == 302
+    assert response.status_code == 303
     with app.app_context():
         run = db.session.scalar(select(Run))
         assert run.params == {"steps": 2, "delay": 0.01} and run.requested_by == "alice" and run.trigger == "manual"
@@ -57,8 +57,8 @@ def test_run_now_queues_and_audits(app, admin):
 def test_run_now_twice_shows_the_run_in_flight(app, admin):
     first = admin.post("/api/jobs/tests.noop/run", json={})
     second = admin.post("/api/jobs/tests.noop/run", json={})
-    assert first.status_code == 201 and second.status_code == 200
-    assert second.get_json()["created"] is False
+    assert first.status_code == 202 and second.status_code == 200
+    assert second.get_json()["created"] == []
     assert second.get_json()["run"]["id"] == first.get_json()["run"]["id"]
     assert second.get_json()["message"] == f"Already in flight: run {first.get_json()['run']['id']}"
 
@@ -121,7 +121,7 @@ def test_schedule_lifecycle_through_the_pages(app, admin):
         assert schedule.cron == "30 3 * * *" and schedule.version > version + 1
         assert schedule.enabled is True  # edit without 'enabled' switched it off; toggle switched it on
     response = admin.post(f"/schedules/{sid}/run-now")
-    assert response.status_code == 302 and count_runs(app, job_id="tests.sleepy") == 1
+    assert response.status_code == 303 and count_runs(app, job_id="tests.sleepy") == 1
     assert admin.post(f"/schedules/{sid}/delete").status_code == 302
     with app.app_context():
         assert db.session.get(Schedule, sid) is None

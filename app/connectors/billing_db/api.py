@@ -4,10 +4,11 @@ from sqlalchemy import select
 
 from ...auth.permissions import permission_required
 from ...runs.models import ACTIVE
+from ...runs.trigger import RunRequestError, refused, request_run, respond
 from ...runs.views import iso, run_json
 from . import queries
 from .models import BillStopBatch
-from .routes import NO_BATCH, page_number, start_batch_run
+from .routes import NO_BATCH, page_number
 
 bp = Blueprint("billing_api", __name__, url_prefix="/api/billing")
 
@@ -84,9 +85,10 @@ def analysis():
 @permission_required("trigger_runs")
 def trigger():
     """202 with the queued run, or 200 with the run already in flight."""
-    run, created = start_batch_run()
-    return jsonify(run=run_json(run), created=created,
-                   message=None if created else f"Already in flight: run {run.id}"), 202 if created else 200
+    try:
+        return respond([request_run(queries.JOB_ID, note=" from the API")])
+    except RunRequestError as exc:
+        return refused(exc)
 
 
 @bp.get("/bill-stop-batch/status")

@@ -1,16 +1,13 @@
 """Bill-stop pages: the analysis (statistics, summary, details), Refresh Data, exports, batch history, compare."""
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask import Blueprint, abort, render_template, request, url_for
 from sqlalchemy import select
 
-from ...auth import activity
 from ...auth.permissions import permission_required
-from ...runs.freshness import connector_freshness
-from ...errors import wants_json
 from ...extensions import db
 from ...filters import page_args
-from ...runs.registry import JobError
-from ...runs.service import enqueue, find_in_flight, wake_executor
+from ...runs.freshness import connector_freshness
+from ...runs.service import find_in_flight
+from ...runs.trigger import RunRequestError, refused, request_run, respond
 from . import export, queries
 from .models import BILLING_STATUSES, BillStopBatch
 
@@ -32,19 +29,6 @@ def page_number(name):
     if not raw.isdigit() or not 1 <= int(raw) <= 10 ** 9:
         abort(400, f"'{name}' must be a page number (1 or more), got {raw[:40]!r}")
     return int(raw)
-
-
-def start_batch_run():
-    """Queue the batch, or find the run already in flight; record who asked and wake the executor."""
-    try:
-        run, created = enqueue(queries.JOB_ID, {}, trigger="manual", requested_by=current_user.username)
-    except JobError as exc:
-        abort(400, str(exc))
-    if created:
-        activity.record("run_triggered", target=queries.JOB_ID, detail=f"run {run.id} from the bill-stop page")
-    db.session.commit()
-    wake_executor()
-    return run, created
 
 
 @bp.get("/")
@@ -71,14 +55,11 @@ def analysis():
 @bp.post("/batch/trigger")
 @permission_required("trigger_runs")
 def trigger():
-    run, created = start_batch_run()
-    if request.is_json or wants_json():
-        return jsonify(run_id=run.id, url=url_for("runs.run_detail", run_id=run.id),
-                       status_url=url_for("api.run_status", run_id=run.id), status=run.status,
-                       created=created), 202 if created else 200
-    flash(f"Bill stop batch {'queued' if created else 'already in flight'}: run {run.id}.",
-          "success" if created else "info")
-    return redirect(url_for(".analysis")), 303
+    try:
+        result = request_run(queries.JOB_ID, note=" from the bill-stop page")
+    except RunRequestError as exc:
+        return refused(exc, back=url_for(".analysis"))
+    return respond([result], back=url_for(".analysis"))
 
 
 def _export_batch():

@@ -147,11 +147,12 @@
           toast(`Refresh failed to start: ${err.message}`, "danger");
           return;
         }
-        if (!data.created) toast(`${panel.dataset.title || "This refresh"} is already running: run ${data.run_id}.`, "info", data.url);
+        const run = data.run;
+        if (!data.created.length) toast(`${panel.dataset.title || "This refresh"} is already running: run ${run.id}.`, "info", run.url);
         panel.classList.remove("d-none");
         const link = panel.querySelector('[data-role="run-link"]');
-        if (link) { link.href = data.url; link.textContent = data.run_id; }
-        watch(data.status_url);
+        if (link) { link.href = run.url; link.textContent = run.id; }
+        watch(run.status_url);
       });
     }
     if (panel.dataset.statusUrl) watch(panel.dataset.statusUrl);

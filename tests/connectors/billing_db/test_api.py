@@ -110,12 +110,12 @@ def test_trigger_needs_trigger_runs(app, auth):
 
 def test_trigger_then_status_then_the_run_in_flight(app, admin):
     first = admin.post(TRIGGER, json={})
-    assert first.status_code == 202 and first.get_json()["created"] is True
     run = first.get_json()["run"]
+    assert first.status_code == 202 and first.get_json()["created"] == [run["id"]]
     assert run["job_id"] == JOB and run["status"] == "queued" and run["requested_by"] == "alice"
     second = admin.post(TRIGGER, json={})
     assert second.status_code == 200 and second.get_json()["run"]["id"] == run["id"]
-    assert second.get_json()["created"] is False and str(run["id"]) in second.get_json()["message"]
+    assert second.get_json()["created"] == [] and str(run["id"]) in second.get_json()["message"]
     status = get_json(admin.client, STATUS)
     assert status["running"] is True and status["run"]["id"] == run["id"]
     assert count_runs(app, job_id=JOB) == 1

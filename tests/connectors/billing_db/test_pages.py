@@ -149,11 +149,12 @@ def test_trigger_needs_trigger_runs(app, auth):
 def test_second_trigger_answers_with_the_run_in_flight(app, admin):
     first = fetch_post(admin, "/billing/batch/trigger")
     assert first.status_code == 202, first.get_data(as_text=True)
-    data = first.get_json()
-    assert data["created"] is True and data["url"] == f"/runs/{data['run_id']}"
+    data = first.get_json()["run"]
+    data["run_id"] = data["id"]
+    assert first.get_json()["created"] == [data["id"]] and data["url"] == f"/runs/{data['id']}"
     second = fetch_post(admin, "/billing/batch/trigger")
-    assert second.status_code == 200 and second.get_json()["run_id"] == data["run_id"]
-    assert second.get_json()["created"] is False and count_runs(app, job_id=JOB) == 1
+    assert second.status_code == 200 and second.get_json()["run"]["id"] == data["id"]
+    assert second.get_json()["created"] == [] and count_runs(app, job_id=JOB) == 1
     with app.app_context():  # as the runner reports it part-way through
         db.session.execute(update(Run).where(Run.id == data["run_id"]).values(
             status="running", progress_done=500, progress_total=2000, progress_message="500 CPC rows read"))
@@ -166,8 +167,8 @@ def test_second_trigger_answers_with_the_run_in_flight(app, admin):
 
 
 def test_refresh_runs_the_batch_and_the_page_shows_it(app, admin, billing, executor):
-    data = fetch_post(admin, "/billing/batch/trigger").get_json()
-    run = wait_status(app, data["run_id"], "succeeded", "failed", timeout=60)
+    data = fetch_post(admin, "/billing/batch/trigger").get_json()["run"]
+    run = wait_status(app, data["id"], "succeeded", "failed", timeout=60)
     assert run.status == "succeeded", run.reason
     assert run.requested_by == "alice" and run.trigger == "manual"
     body = page(admin.client, "/billing/")

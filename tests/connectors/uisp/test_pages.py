@@ -223,14 +223,15 @@ def test_refresh_this_customer_queues_a_run_and_reports_it(app, admin, uisp, exe
     page = html(admin, f"/uisp/customers/{client_id}")
     assert 'id="refresh-customer"' in page and 'data-run-panel data-form="refresh-customer"' in page
     response = admin.post(f"/uisp/customers/{client_id}/refresh", json={})
-    assert response.status_code in (200, 201), response.get_data(as_text=True)
-    data = response.get_json()
+    assert response.status_code in (200, 202), response.get_data(as_text=True)
+    data = response.get_json()["run"]
+    data["run_id"] = data["id"]
     assert data["url"] == f"/runs/{data['run_id']}" and data["status_url"] == f"/api/runs/{data['run_id']}"
     wait_for(lambda: get_run(app, data["run_id"]).status in ("succeeded", "failed"), timeout=30)
     run = get_run(app, data["run_id"])
     assert (run.job_id, run.params, run.status) == ("uisp.refresh_customer", {"client_id": client_id}, "succeeded")
     form = admin.post(f"/uisp/customers/{client_id}/refresh")
-    assert form.status_code == 302 and re.search(rf"/uisp/customers/{client_id}\?run=\d+", form.location)
+    assert form.status_code == 303 and re.search(rf"/uisp/customers/{client_id}\?run=\d+", form.location)
     assert 'id="customer-run"' in html(admin, form.location)
 
 
