@@ -32,6 +32,15 @@ def wait_status(app, run_id, *statuses, timeout=15):
                     timeout=timeout, message=f"run {run_id} to reach {statuses}")
 
 
+def latest_run(app, job_id):
+    """The newest run of job_id (detached), or None."""
+    with app.app_context():
+        run = db.session.scalars(select(Run).where(Run.job_id == job_id).order_by(Run.id.desc()).limit(1)).first()
+        if run is not None:
+            db.session.expunge(run)
+        return run
+
+
 def log_messages(app, run_id):
     with app.app_context():
         return list(db.session.scalars(select(RunLog.message).where(RunLog.run_id == run_id).order_by(RunLog.seq)))

@@ -7,6 +7,7 @@ Each cache table has a staging twin (``uisp_stage_*``) that a refresh fills page
 then merges in one transaction, so a refresh that fails half-way leaves the cache untouched.
 """
 from datetime import date, datetime
+from enum import IntEnum
 from typing import Optional
 
 from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Float, Index, Integer, String, Table, Text
@@ -14,14 +15,41 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ...extensions import db
 
-# UISP service statuses (GET /clients/services `status`).
-SERVICE_STATUSES = {0: "Prepared", 1: "Active", 2: "Ended", 3: "Suspended", 4: "Prepared blocked",
-                    5: "Obsolete", 6: "Deferred", 7: "Quoted", 8: "Inactive"}
-# UISP invoice statuses (GET /invoices `status`).
-INVOICE_STATUSES = {0: "Draft", 1: "Unpaid", 2: "Partially paid", 3: "Paid", 4: "Void",
-                    5: "Processed proforma"}
+class ServiceStatus(IntEnum):
+    """UISP's service statuses (GET /clients/services `status`)."""
+
+    PREPARED = 0
+    ACTIVE = 1
+    ENDED = 2
+    SUSPENDED = 3
+    PREPARED_BLOCKED = 4
+    OBSOLETE = 5
+    DEFERRED = 6
+    QUOTED = 7
+    INACTIVE = 8
+
+
+class InvoiceStatus(IntEnum):
+    """UISP's invoice statuses (GET /invoices `status`)."""
+
+    DRAFT = 0
+    UNPAID = 1
+    PARTIALLY_PAID = 2
+    PAID = 3
+    VOID = 4
+    PROCESSED_PROFORMA = 5
+
+
+def _label(status):
+    return status.name.replace("_", " ").capitalize()
+
+
+SERVICE_STATUSES = {s.value: _label(s) for s in ServiceStatus}
+INVOICE_STATUSES = {s.value: _label(s) for s in InvoiceStatus}
 # Invoices that are real debts: drafts, voids and processed proformas are not.
-BILLABLE_INVOICE_STATUSES = (1, 2, 3)
+BILLABLE_INVOICE_STATUSES = (InvoiceStatus.UNPAID, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.PAID)
+# Invoices something may still be owed on.
+OPEN_INVOICE_STATUSES = (InvoiceStatus.UNPAID, InvoiceStatus.PARTIALLY_PAID)
 
 
 class Customer(db.Model):

@@ -7,11 +7,11 @@ from sqlalchemy import and_, case, exists, func, or_, select
 from ... import settings
 from ...extensions import db
 from . import patterns
-from .models import (INVOICE_STATUSES, SERVICE_STATUSES, Customer, Invoice, Payment, PaymentCover, PaymentPattern,
+from .models import (INVOICE_STATUSES, OPEN_INVOICE_STATUSES, SERVICE_STATUSES, Customer, Invoice, Payment,
+                     PaymentCover, PaymentPattern, ServiceStatus,
                      Service)
 
 # Invoices that still count as owed; drafts, voids and proformas never do.
-OPEN_INVOICE_STATUSES = (1, 2)
 SYMBOLS = {"ZAR": "R", "USD": "$", "EUR": "€", "GBP": "£"}
 # Longest run of digits searched as a UISP id (larger numbers overflow an INTEGER column).
 MAX_ID_DIGITS = 9
@@ -98,8 +98,8 @@ def risky_ids(client_ids):
 def csv_query(filters, today):
     """The customer list as flat rows for the CSV export, service counts joined in one grouped subquery."""
     svc = (select(Service.client_id, func.count().label("total"),
-                  func.sum(case((Service.status == 1, 1), else_=0)).label("active"),
-                  func.sum(case((Service.status == 3, 1), else_=0)).label("suspended"))
+                  func.sum(case((Service.status == ServiceStatus.ACTIVE, 1), else_=0)).label("active"),
+                  func.sum(case((Service.status == ServiceStatus.SUSPENDED, 1), else_=0)).label("suspended"))
            .group_by(Service.client_id).subquery("svc"))
     base = customer_query(filters, today).subquery("c")
     return (select(base.c.id, base.c.user_ident, base.c.name, base.c.is_archived, func.coalesce(svc.c.active, 0),

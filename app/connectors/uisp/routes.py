@@ -1,8 +1,7 @@
 """UISP pages: customers (+ CSV), customer detail and its refresh, suspensions, suspend/reactivate."""
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
-from flask_login import current_user
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 
 from ...auth import activity
 from ...auth.permissions import permission_required
@@ -12,12 +11,11 @@ from ...exports import csv_response
 from ...extensions import db
 from ...filters import choice_arg, page_args, text_arg
 from ...runs.models import Run
-from ...runs.registry import JobError
-from ...runs.service import enqueue, wake_executor
+from ...runs.trigger import RunRequestError, refused, request_run, respond
+from ...runs.views import run_json
 from . import queries, suspensions as susp
 from .client import UispClient, UispError
-from .models import SERVICE_STATUSES, Customer, Service
-from .rows import service_row
+from .models import SERVICE_STATUSES, Customer, Service, ServiceStatus
 
 bp = Blueprint("uisp", __name__, url_prefix="/uisp", template_folder="templates")
 
@@ -46,7 +44,8 @@ class ListPagination(Pagination):
 def _helpers():
     return {"money": queries.money, "invoice_state": queries.invoice_state, "vip_grace": queries.vip_grace,
             "is_overdue": queries.is_overdue,
-            "service_status_name": lambda s: SERVICE_STATUSES.get(s, f"Status {s}"), "summary": queries.summary}
+            "service_status_name": lambda s: SERVICE_STATUSES.get(s, f"Status {s}"), "summary": queries.summary,
+            "ServiceStatus": ServiceStatus}
 
 
 def wants_json():
@@ -96,23 +95,12 @@ def customer(client_id):
 @bp.post("/customers/<int:client_id>/refresh")
 @permission_required("trigger_runs")
 def refresh_customer(client_id):
+    back = url_for(".customer", client_id=client_id)
     try:
-        run, created = enqueue("uisp.refresh_customer", {"client_id": client_id}, trigger="manual",
-                               requested_by=current_user.username)
-    except JobError as exc:
-        if wants_json():
-            return jsonify(error=str(exc), status=400), 400
-        flash(str(exc), "danger")
-        return redirect(url_for(".customer", client_id=client_id)), 303
-    if created:
-        activity.record("run_triggered", target="uisp.refresh_customer", detail=f"run {run.id} params={run.params}")
-    db.session.commit()
-    wake_executor()
-    if wants_json():
-        return jsonify(run_id=run.id, url=url_for("runs.run_detail", run_id=run.id),
-                       status_url=url_for("api.run_status", run_id=run.id), created=created), 201 if created else 200
-    flash(f"Refreshing customer {client_id}: run {run.id}{'' if created else ' (already in flight)'}.", "info")
-    return redirect(url_for(".customer", client_id=client_id, run=run.id))
+        run, created = request_run("uisp.refresh_customer", {"client_id": client_id})
+    except RunRequestError as exc:
+        return refused(exc, back=back)
+    return respond([(run, created)], back=url_for(".customer", client_id=client_id, run=run.id))
 
 
 @bp.get("/suspensions")
@@ -149,7 +137,11 @@ def reactivate_service(service_id):
 
 
 def _service_action(service_id, kind):
-    """Ask UISP to suspend/reactivate a service, then update its cached row from a fresh GET."""
+    """Ask UISP to suspend/reactivate a service, then queue a refresh of its customer.
+
+    The cache is never edited here: the refresh writes it under the "uisp" lock, so it cannot
+    race a full refresh that is merging at the same moment.
+    """
     service = db.session.get(Service, service_id)
     if service is None:
         abort(404, f"Service {service_id} is not in the cache.")
@@ -157,48 +149,18 @@ def _service_action(service_id, kind):
     try:
         with UispClient.from_config(current_app.config) as client:
             client.patch(f"/clients/services/{service_id}/{path}", body)
-            fresh = _reread(client, service_id)
     except UispError as exc:
         db.session.rollback()  # the cache stays as it was: UISP refused or could not be reached
         return _action_failed(str(exc))
     customer = db.session.get(Customer, service.client_id)
     who = f"client {service.client_id} {customer.name if customer else '(not cached)'}"
-    if fresh is not None:
-        _apply(service, fresh, customer)
     activity.record(action, target=f"service {service_id}", detail=f"{who}: {service.name} {done}")
-    db.session.commit()
-    message = f"Service {service_id} ({service.name}) of {who} {done}."
-    if fresh is None:
-        message += " UISP did not answer the re-read; the next refresh will show its status."
-    return _action_done(service, message, "success" if fresh is not None else "warning")
-
-
-def _reread(client, service_id):
-    """The service's cache row as UISP now has it, or None when only this read failed (the change was made)."""
-    try:
-        return service_row(client.get(f"/clients/services/{service_id}"))
-    except UispError as exc:
-        current_app.logger.warning("service_id=%s re-read failed after change: %s", service_id, exc)
-        return None
-
-
-def _apply(service, fresh, customer):
-    """Copy a service row read from UISP onto its cached row, and the customer's suspended flag."""
-    columns = [c.name for c in Service.__table__.columns]
-    for name, value in zip(columns, fresh):
-        setattr(service, name, value)
-    if customer is not None:
-        db.session.flush()
-        customer.has_suspended_service = db.session.scalar(
-            select(exists().where(Service.client_id == customer.id, Service.status == 3)))
-
-
-def _action_done(service, message, category):
+    run, _created = request_run("uisp.refresh_customer", {"client_id": service.client_id},
+                                note=f" after service {service_id} {done}")
+    message = f"Service {service_id} ({service.name}) of {who} {done}; refreshing the customer: run {run.id}."
     if wants_json():
-        return jsonify(service_id=service.id, status=service.status,
-                       status_name=SERVICE_STATUSES.get(service.status), message=message,
-                       suspended_since=service.suspended_since.isoformat() if service.suspended_since else None)
-    flash(message, category)
+        return jsonify(service_id=service.id, message=message, run=run_json(run)), 202
+    flash(message, "success")
     return redirect(_back()), 303
 
 

@@ -18,7 +18,7 @@ from typing import Optional
 from sqlalchemy import exists, func, select
 
 from ...extensions import db
-from .models import Customer, Invoice, Service
+from .models import Customer, Invoice, Service, ServiceStatus
 from .queries import money, unpaid_overdue
 
 
@@ -99,7 +99,7 @@ def name_oldest_invoices(rows, today):
 
 def suspended_now_query():
     """Customers (not archived) with a service suspended right now, so operators can reactivate it."""
-    suspended = exists().where(Service.client_id == Customer.id, Service.status == 3)
+    suspended = exists().where(Service.client_id == Customer.id, Service.status == ServiceStatus.SUSPENDED)
     return select(Customer).where(Customer.is_archived.is_(False), suspended).order_by(Customer.id)
 
 

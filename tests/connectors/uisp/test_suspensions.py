@@ -10,7 +10,7 @@ from app.connectors.uisp import suspensions
 from app.connectors.uisp.models import Customer, Service
 from app.extensions import db
 from tests.conftest import create_user
-from tests.runs.helpers import run_job
+from tests.runs.helpers import latest_run, run_job, wait_status
 
 
 @pytest.mark.parametrize("due, grace, expected", [
@@ -133,18 +133,23 @@ def test_suspend_and_reactivate_through_the_page(app, admin, uisp, refreshed):  
     response = admin.post(f"/uisp/services/{sid}/suspend", data={"next": "/uisp/suspensions?per_page=100"})
     assert response.status_code == 303 and response.location.endswith("/uisp/suspensions?per_page=100")
     assert uisp.get(f"/clients/services/{sid}")["status"] == 3
+    # The cache changes through the customer's refresh run (under the uisp lock), not behind it.
+    refresh = latest_run(app, "uisp.refresh_customer")
+    assert refresh.params == {"client_id": cid} and refresh.requested_by == "alice"
+    assert wait_status(app, refresh.id, "succeeded", "failed").status == "succeeded"
     assert cached_service(app, sid) == (3, today_utc())
     [entry] = activities(app, "service_suspended")
     assert (entry.target, entry.username) == (f"service {sid}", "alice")
     assert f"client {cid} {name}" in entry.detail
     followed = admin.client.get(response.location).get_data(as_text=True)
-    assert f"Service {sid}" in followed and "suspended." in followed
+    assert f"Service {sid}" in followed and f"suspended; refreshing the customer: run {refresh.id}" in followed
     assert cid in page_ids(admin, "/uisp/suspensions?tab=suspended&per_page=100")
     assert f'action="/uisp/services/{sid}/reactivate"' in followed
 
     response = admin.post(f"/uisp/services/{sid}/reactivate")
     assert response.status_code == 303 and response.location.endswith("/uisp/suspensions")
     assert uisp.get(f"/clients/services/{sid}")["status"] == 1
+    wait_status(app, latest_run(app, "uisp.refresh_customer").id, "succeeded")
     assert cached_service(app, sid) == (1, None)
     [entry] = activities(app, "service_reactivated")
     assert entry.target == f"service {sid}" and f"client {cid}" in entry.detail
