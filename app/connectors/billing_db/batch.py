@@ -7,7 +7,9 @@ from sqlalchemy import case, delete, func, literal, select, update
 
 from ...db import utcnow
 from ...extensions import db
+from ...runs.context import JobCancelled
 from ..base import bulk_insert, copy_csv
+from ..base.snapshot import Snapshot
 from . import partitions
 from .models import ACTIVE_BILLING, BillStopBatch, BillStopDetail, BillStopSummary
 
@@ -18,6 +20,24 @@ def billing_window(batch_date: date, days: int):
         return batch_date - timedelta(days=days - 1), batch_date + timedelta(days=1)
     start = batch_date.replace(day=1)
     return start, (start + timedelta(days=32)).replace(day=1)
+
+
+class BillStopSnapshot(Snapshot):
+    """One bill-stop batch as a snapshot: invisible while it loads, published whole or discarded whole."""
+
+    def __init__(self, run_id, batch_date, window, keep_dates):
+        self.run_id, self.batch_date, self.window, self.keep_dates = run_id, batch_date, window, keep_dates
+        self.batch_id = None
+
+    def begin(self):
+        self.batch_id = start_batch(self.run_id, self.batch_date, self.window)
+
+    def publish(self):
+        """(summary rows, detail rows, bill stops) of the published batch."""
+        return publish(self.batch_id, self.keep_dates)
+
+    def discard(self, error):
+        discard(self.batch_id, "cancelled" if isinstance(error, JobCancelled) else "failed", error)
 
 
 def start_batch(run_id, batch_date, window):

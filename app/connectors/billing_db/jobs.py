@@ -10,9 +10,9 @@ from sqlalchemy.exc import DBAPIError
 from ... import settings
 from ...db import installed_driver
 from ...extensions import db
-from ...runs.context import JobCancelled
 from ...runs.registry import job
 from ..base import SourceError
+from ..base.snapshot import take
 from . import batch as batches
 from .reader import read_chunks
 from .source import details_query
@@ -37,23 +37,21 @@ def bill_stop_batch(ctx):
     window = batches.billing_window(batch_date, settings.cached("billing_window_days"))
     keep = settings.cached("billing_keep_batches")
     source = source_engine(current_app.config)
-    batch_id = batches.start_batch(ctx.run_id, batch_date, window)
-    ctx.log.info("batch=%s date=%s window=%s..%s", batch_id, batch_date, *window)
-    try:
+    snapshot = batches.BillStopSnapshot(ctx.run_id, batch_date, window, keep)
+
+    def fill(batch):
+        ctx.log.info("batch=%s date=%s window=%s..%s", batch.batch_id, batch_date, *window)
         started = time.perf_counter()
-        details = _stream_details(ctx, source, batch_id, window)
-        streamed = time.perf_counter()
-        n_summary, n_details, n_stops = batches.publish(batch_id, keep)
-        ctx.log.info("streamed %s rows in %.1f s, published in %.1f s", details, streamed - started,
-                     time.perf_counter() - streamed)
-    except BaseException as exc:
-        batches.discard(batch_id, "cancelled" if isinstance(exc, JobCancelled) else "failed", exc)
-        raise
+        details = _stream_details(ctx, source, batch.batch_id, window)
+        ctx.log.info("streamed %s rows in %.1f s", details, time.perf_counter() - started)
+
+    try:
+        n_summary, n_details, n_stops = take(ctx, snapshot, fill)
     finally:
         source.dispose()
     ctx.count(inserted=n_summary + n_details)
     ctx.summary = f"Found {n_stops:,} bill stops among {n_details:,} CPCs under {n_summary:,} CRPs"
-    ctx.log.info("batch=%s details=%s summary=%s bill_stops=%s", batch_id, n_details, n_summary, n_stops)
+    ctx.log.info("batch=%s details=%s summary=%s bill_stops=%s", snapshot.batch_id, n_details, n_summary, n_stops)
 
 
 def _stream_details(ctx, source, batch_id, window):

@@ -1,8 +1,8 @@
 """UISP jobs: the atomic full snapshot (uisp.refresh) and one customer's refresh (uisp.refresh_customer).
 
-A refresh fetches pages outside any transaction, stages each page in its own short transaction,
-and only then merges every staging table into the cache in one transaction. A failure (or a
-Terminate) at any page therefore leaves the cache exactly as it was.
+Both are snapshots (base/snapshot.py): pages are fetched outside any transaction, each staged in
+its own short transaction, and only then is every staging table merged into the cache in one
+transaction. A failure (or a Terminate) at any page therefore leaves the cache exactly as it was.
 """
 import math
 
@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from ...extensions import db
 from ...runs.registry import Param, job
 from ..base import analyze, bulk_insert, clear_staging, merge_staged
+from ..base.snapshot import Snapshot, take
 from . import patterns
 from .client import UispClient, UispError
 from .models import STAGING, Customer, Invoice, Payment, PaymentCover, Service
@@ -40,26 +41,26 @@ def stage_of(kind):
 def refresh(ctx):
     """Snapshot every UISP customer, service, invoice and payment into the cache, all or nothing."""
     with UispClient.from_config(current_app.config) as client:
-        snapshot = Snapshot(ctx, estimate=_estimated_pages(client.page_size))
-        try:
+        def fill(snapshot):
             for kind, path, params in COLLECTIONS:
                 for _offset, objects in client.concurrent_pages(path, **params):
                     snapshot.stage(kind, objects)
-            counts = snapshot.merge()
-        finally:
-            snapshot.discard()
+        counts = take(ctx, UispSnapshot(ctx, estimate=_estimated_pages(client.page_size)), fill)
     ctx.summary = f"Refreshed {counts['clients']:,} customers"
     ctx.log.info("merged %s", " ".join(f"{COUNTER_NAMES[k].replace(' ', '_')}={v}" for k, v in counts.items()))
 
 
-class Snapshot:
-    """The staged copy of the source that a refresh builds page by page, then merges."""
+class UispSnapshot(Snapshot):
+    """The staged copy of the source (or of one customer) that a refresh builds page by page, then merges."""
 
-    def __init__(self, ctx, estimate=None):
+    def __init__(self, ctx, estimate=None, client_id=None):
         self.ctx = ctx
         self.seen = {kind: set() for kind in TABLES}
         self.pages = 0
         self.estimate = estimate
+        self.client_id = client_id
+
+    def begin(self):
         with db.engine.begin() as conn:
             # Any other run's leftovers are dead: runs holding the "uisp" lock never overlap.
             clear_staging(conn, STAGING.values())
@@ -85,10 +86,10 @@ class Snapshot:
                 fresh.append(row)
         return fresh
 
-    def merge(self, client_id=None):
+    def publish(self):
         """Make the cache (or one customer's part of it) equal the staged rows, and recompute
         payment patterns, in one transaction."""
-        self.ctx.check_cancelled()
+        client_id = self.client_id
         today, thresholds = patterns.business_today(), patterns.risk_thresholds()
         scopes = _customer_scopes(client_id) if client_id is not None else {}
         totals = {"inserted": 0, "updated": 0, "deleted": 0}
@@ -105,8 +106,8 @@ class Snapshot:
         self.ctx.progress(self.pages, self.pages, "cache updated")
         return {kind: len(ids) for kind, ids in self.seen.items()}
 
-    def discard(self):
-        """Drop this run's staged rows (after a merge there are none; after a failure, all of them)."""
+    def discard(self, error=None):
+        """Drop this run's staged rows after a failure."""
         try:
             with db.engine.begin() as conn:
                 clear_staging(conn, STAGING.values(), self.ctx.run_id)
@@ -153,13 +154,8 @@ def refresh_customer(ctx):
         for step, (kind, path, _params) in enumerate(COLLECTIONS[1:], start=2):
             pages[kind] = [o for rows in client.pages(path, clientId=client_id) for o in rows] if customer else []
             ctx.progress(step, 5, kind)
-    snapshot = Snapshot(ctx)
-    try:
-        for kind, objects in pages.items():
-            snapshot.stage(kind, objects)
-        totals = snapshot.merge(client_id)
-    finally:
-        snapshot.discard()
+    totals = take(ctx, UispSnapshot(ctx, client_id=client_id),
+                  lambda snapshot: [snapshot.stage(kind, objects) for kind, objects in pages.items()])
     ctx.summary = (f"Refreshed customer {client_id}" if customer else
                    f"Customer {client_id} is gone from UISP; removed from the cache")
     ctx.log.info("client_id=%s %s", client_id, " ".join(f"{k}={v}" for k, v in totals.items()))
