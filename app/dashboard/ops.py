@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 
 from ..db import utcnow
 from ..extensions import db
+from ..runs import history
 from ..runs.models import Run, WorkerProcess
 from ..runs.registry import all_jobs
 
@@ -72,20 +73,18 @@ class RunsCollector:
                                    labels=["job"])
         waits = CounterMetricFamily("syncdeck_lock_waits", "Times a queued run found its lock held",
                                     labels=["job"])
-        for job_def in all_jobs():
-            last = db.session.scalar(select(Run).where(Run.job_id == job_def.id, Run.finished_at.is_not(None))
-                                     .order_by(Run.id.desc()).limit(1))
-            if last is not None and last.duration is not None:
-                duration.add_metric([job_def.id], last.duration)
-            success_at = db.session.scalar(select(func.max(Run.finished_at))
-                                           .where(Run.job_id == job_def.id, Run.status == "succeeded"))
-            if success_at is not None:
-                last_success.add_metric([job_def.id], (success_at - _EPOCH).total_seconds())
-            totals = db.session.execute(select(
-                func.coalesce(func.sum(Run.rows_inserted + Run.rows_updated + Run.rows_deleted), 0),
-                func.coalesce(func.sum(Run.lock_waits), 0)).where(Run.job_id == job_def.id)).one()
-            rows.add_metric([job_def.id], int(totals[0]))
-            waits.add_metric([job_def.id], int(totals[1]))
+        ids = [job_def.id for job_def in all_jobs()]
+        for job_id, last in history.last_finished(ids).items():
+            if last.duration is not None:
+                duration.add_metric([job_id], last.duration)
+        for job_id, success_at in history.last_success_times(ids).items():
+            last_success.add_metric([job_id], (success_at - _EPOCH).total_seconds())
+        totals = db.session.execute(select(
+            Run.job_id, func.coalesce(func.sum(Run.rows_inserted + Run.rows_updated + Run.rows_deleted), 0),
+            func.coalesce(func.sum(Run.lock_waits), 0)).where(Run.job_id.in_(ids)).group_by(Run.job_id)).all()
+        for job_id, synced, lock_waits in totals:
+            rows.add_metric([job_id], int(synced))
+            waits.add_metric([job_id], int(lock_waits))
         yield from (duration, last_success, rows, waits)
 
 

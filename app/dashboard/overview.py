@@ -6,9 +6,9 @@ from sqlalchemy import and_, func, select
 
 from ..db import utcnow
 from ..extensions import db
-from ..runs.models import Run, Schedule
+from ..runs import history
+from ..runs.models import Run
 from ..runs.registry import all_jobs
-from ..runs.schedules import next_fire_times
 from .. import settings
 
 TREND_LENGTH = 12
@@ -73,31 +73,15 @@ class JobCard:
 
 
 def job_cards(values=None):
+    """One card per job (connectors' first, then the system's), from a handful of queries in all."""
     values = values or settings.get_many()
-    jobs = [j for j in all_jobs() if not j.system]
-    jobs += [j for j in all_jobs() if j.system]
+    jobs = [j for j in all_jobs() if not j.system] + [j for j in all_jobs() if j.system]
+    ids = [j.id for j in jobs]
     disabled = set(values["disabled_jobs"])
-    cards = []
-    for job_def in jobs:
-        recent = db.session.scalars(select(Run).where(Run.job_id == job_def.id).order_by(Run.id.desc())
-                                    .limit(TREND_LENGTH)).all()
-        last_success = db.session.scalar(select(Run).where(Run.job_id == job_def.id, Run.status == "succeeded")
-                                         .order_by(Run.id.desc()).limit(1))
-        trend = [r.duration for r in reversed(recent) if r.finished_at and r.started_at]
-        cards.append(JobCard(job_def, recent[0] if recent else None, last_success,
-                             None if job_def.id in disabled else _next_run(job_def.id, values), trend,
-                             job_def.id in disabled))
-    return cards
-
-
-def _next_run(job_id, values):
-    upcoming = []
-    for schedule in db.session.scalars(select(Schedule).where(Schedule.job_id == job_id, Schedule.enabled.is_(True))):
-        try:
-            upcoming += next_fire_times(schedule.cron, schedule.timezone or values["business_timezone"], 1)
-        except ValueError:
-            continue
-    return min(upcoming).astimezone(timezone.utc).replace(tzinfo=None) if upcoming else None
+    last, successes = history.last_runs(ids), history.last_successes(ids)
+    trends, fires = history.recent_durations(ids, TREND_LENGTH), history.next_fires(ids, values)
+    return [JobCard(j, last.get(j.id), successes.get(j.id), (fires.get(j.id) or (None,))[0], trends[j.id],
+                    j.id in disabled) for j in jobs]
 
 
 def recent_events(limit=10):

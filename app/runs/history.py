@@ -105,6 +105,8 @@ def _soonest(crons, business_tz):
 
 
 def next_fire(job_id, values=None):
-    """{'next': naive UTC time, 'words': the cron in words} of the job's soonest fire, or None."""
+    """{'next': UTC time, 'cron': …, 'words': the cron in words} of the job's soonest fire, or None."""
     found = next_fires([job_id], values).get(job_id)
-    return None if found is None else {"next": found[0].replace(tzinfo=timezone.utc), "words": describe(found[1])}
+    if found is None:
+        return None
+    return {"next": found[0].replace(tzinfo=timezone.utc), "cron": found[1], "words": describe(found[1])}

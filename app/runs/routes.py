@@ -1,13 +1,14 @@
 """Pages: Jobs, Runs, Run detail, Logs, Schedules."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..auth import activity
 from ..auth.permissions import permission_required
 from .. import settings
 from ..extensions import db
 from ..filters import choice_arg, date_arg, page_args, text_arg
+from . import history
 from .models import STATUSES, TRIGGERS, Run, RunLog, Schedule
 from .registry import JobError, all_jobs, get_job
 from .schedules import ScheduleError, delete, describe, next_fire_times, save, schedules_for, touch
@@ -26,19 +27,14 @@ def _job_or_404(job_id):
         abort(404, str(exc))
 
 
-def _last_runs_by_job():
-    latest = select(Run.job_id, func.max(Run.id).label("id")).group_by(Run.job_id).subquery()
-    runs = db.session.scalars(select(Run).join(latest, Run.id == latest.c.id)).all()
-    return {r.job_id: r for r in runs}
-
-
 @bp.get("/jobs")
 def jobs():
     schedules = {}
     for s in schedules_for():
         schedules.setdefault(s.job_id, []).append(s)
-    return render_template("runs/jobs.html", jobs=all_jobs(), schedules=schedules, last=_last_runs_by_job(),
-                           disabled=set(settings.get("disabled_jobs")), next_fire_times=next_fire_times)
+    values = settings.get_many()
+    return render_template("runs/jobs.html", jobs=all_jobs(), schedules=schedules, last=history.last_runs(),
+                           disabled=set(values["disabled_jobs"]), next_fires=history.next_fires(values=values))
 
 
 @bp.post("/jobs/<job_id>/run")

@@ -10,12 +10,10 @@ from flask_sqlalchemy.pagination import SelectPagination
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import aliased
 
-from ... import settings
 from ...extensions import db
 from ...filters import choice_arg, text_arg
-from ...runs.models import Run, Schedule
-from ...runs.registry import get_job
-from ...runs.schedules import ScheduleError, describe, next_fire_times
+from ...runs import history
+from ...runs.schedules import describe
 from .models import BILL_STOP, BILLING_STATUSES, BillStopBatch, BillStopDetail, BillStopSummary
 
 JOB_ID = "billing.bill_stop_batch"
@@ -171,25 +169,13 @@ def statuses_in(batch_id, cpcs):
 
 def last_run():
     """The batch job's most recent run, in flight or not."""
-    return db.session.scalars(select(Run).where(Run.job_id == JOB_ID).order_by(Run.id.desc()).limit(1)).first()
+    return history.last_runs([JOB_ID]).get(JOB_ID)
 
 
 def schedule_info():
     """{'next': time, 'words': 'daily at 02:00'} for the soonest enabled schedule, or None when none fires."""
-    if JOB_ID in (settings.get("disabled_jobs") or []):
-        return None
-    schedules = db.session.scalars(select(Schedule).where(Schedule.job_id == JOB_ID)).all()
-    # Before any scheduler has started, the job's declared cron is what will be installed.
-    crons = [(s.cron, s.timezone) for s in schedules if s.enabled] if schedules else [(get_job(JOB_ID).cron, "")]
-    best = None
-    for cron, tz_name in crons:
-        try:
-            fires = next_fire_times(cron, tz_name, 1)
-        except ScheduleError:
-            continue
-        if fires and (best is None or fires[0] < best[0]):
-            best = (fires[0], cron)
-    return None if best is None else {"next": best[0], "words": in_words(best[1])}
+    fire = history.next_fire(JOB_ID)
+    return None if fire is None else {"next": fire["next"], "words": in_words(fire["cron"])}
 
 
 def in_words(cron):
