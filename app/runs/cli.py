@@ -9,7 +9,10 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from ..extensions import db
+from .executor import Executor
 from .models import TERMINAL, Run
+from .process import start_engine
+from .reaper import reconcile_runs
 from .registry import JobError
 from .schedules import describe, next_fire_times, schedules_for
 from .service import enqueue
@@ -28,7 +31,6 @@ def init_app(app):
 @click.option("--threads", type=int, help="Runs executed at once (default EXECUTOR_THREADS).")
 def worker(no_scheduler, no_executor, threads):
     """Run the scheduler and executor in this process until stopped."""
-    from .process import start_engine
     app = current_app._get_current_object()
     if threads:
         app.config["EXECUTOR_THREADS"] = threads
@@ -70,7 +72,6 @@ def run_job(job_id, params, wait, timeout):
 
 def _wait_for(run_id, timeout):
     """Wait for a run to end, executing it here if no executor is running anywhere it can."""
-    from .executor import Executor
     app = current_app._get_current_object()
     executor = Executor(app, only_run_id=run_id) if app.config["EXECUTOR_ENABLED"] else None
     if executor:
@@ -105,7 +106,6 @@ def runs_group():
 @with_appcontext
 def reconcile():
     """Mark runs whose runner is gone as failed ("runner lost") and free their locks."""
-    from .system_jobs import reconcile_runs
     lost = reconcile_runs()
     click.echo(f"{len(lost)} run(s) marked failed: {', '.join(map(str, lost)) or '-'}")
 

@@ -10,6 +10,7 @@ from sqlalchemy import update
 from ..db import insert_ignore, utcnow
 from ..extensions import db
 from .executor import Executor
+from .hooks import after_run_finished
 from .models import WorkerProcess
 from .scheduler import SchedulerService
 
@@ -39,7 +40,6 @@ class Engine:
         self._beat_thread = None
 
     def start(self):
-        from .hooks import after_run_finished
         if self.executor:
             self.executor.on_finish.append(after_run_finished)
             self.app.extensions["syncdeck_executor"] = self.executor
