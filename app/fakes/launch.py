@@ -53,7 +53,8 @@ def prepare(fake, instance_dir):
     """Run the fake's one-off set-up step (seeding its database), when it has one to do."""
     args = fake.prepare(instance_dir) if fake.prepare else None
     if args:
-        subprocess.run([sys.executable, *args], cwd=ROOT, check=True)
+        # Its report goes to stderr: stdout carries only "ready" to whoever waits for it.
+        subprocess.run([sys.executable, *args], cwd=ROOT, check=True, stdout=sys.stderr)
 
 
 def demo(instance_dir, names=None):
