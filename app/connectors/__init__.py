@@ -47,6 +47,8 @@ def enabled():
 def nav_items():
     """The navbar's connector links, then the shared pages a connector's shape brings."""
     items = [item for c in enabled() for item in c.nav]
+    if any(c.streams for c in enabled()):
+        items.append(NavItem("Records", "records.index"))
     if any(c.connection is not None for c in enabled()):
         items.append(NavItem("Connections", "connections.index"))
     return items

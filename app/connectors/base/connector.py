@@ -81,6 +81,8 @@ class Connector:
     fake: Optional[FakeSource] = None
     # Credentials and per-company settings editable in the UI (see base/connections.py), if any.
     connection: object = None
+    # The push streams it sends (base/push.py PushStream): their ledger shows on the Records page.
+    streams: tuple = ()
     description: str = ""
 
     def env_example(self):

@@ -1,0 +1,24 @@
+"""python -m app.fakes.push_target --port 0"""
+import argparse
+import sys
+
+from ..uisp.server import serve
+from .server import create_fake_app
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m app.fakes.push_target", description="Fake push target")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    server = serve(create_fake_app(), args.host, args.port)
+    print(f"listening on http://{args.host}:{server.server_port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
