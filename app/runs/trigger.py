@@ -4,10 +4,13 @@ Jobs' Run now, Refresh Data, the JSON API and every connector page go through re
 request_refresh and answer with respond(): the same JSON shape everywhere,
 `{"runs": [run…], "created": [ids], "message": str|None}` plus `"run"` when one run was asked for.
 """
+import json
+
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..auth import activity
+from ..connectors.base.upload import UploadError, store_upload
 from ..errors import wants_json
 from ..extensions import db
 from .refresh import start_global_refresh
@@ -38,6 +41,24 @@ def request_run(job_id, params=None, *, trigger="manual", schedule_id=None, raw_
     return run, created
 
 
+def params_with_files(job_def, params):
+    """The params with each uploaded file parameter stored (once, by content hash) and named by its sha256.
+
+    A form field `param_<name>` (or `<name>` in the API's multipart) of a Param("…", "file").
+    """
+    params = dict(params)
+    for spec in job_def.params:
+        uploaded = request.files.get(f"param_{spec.name}") or request.files.get(spec.name)
+        if spec.type != "file" or uploaded is None or not uploaded.filename:
+            continue
+        try:
+            params[spec.name] = store_upload(uploaded, current_user.username).sha256
+        except UploadError as exc:
+            db.session.rollback()
+            raise RunRequestError(str(exc)) from None
+    return params
+
+
 def request_refresh():
     """Queue every job of the global Refresh Data (joining runs in flight); returns [(run, created)]."""
     results = start_global_refresh("refresh", current_user.username)
@@ -53,17 +74,21 @@ def wants_fragment():
     return request.headers.get("HX-Request") == "true"
 
 
-def respond(results, *, single=True, back=None, empty_message=None, panel="runs/_run_panel.html"):
+def respond(results, *, single=True, back=None, empty_message=None, panel=None):
     """Answer a run request: 202 with the runs when one was created, 200 when all were in flight.
 
-    JSON callers get the shared shape, htmx callers the run panel fragment, forms a flash and a
-    redirect (to `back`, else the run's page).
+    JSON callers get the shared shape, htmx callers a fragment (`panel`; by default the run panel,
+    or the Refresh Data button for the global refresh's several runs) with the message as a toast
+    (HX-Trigger), forms a flash and a redirect (to `back`, else the run's page).
     """
     created = [run.id for run, was_created in results if was_created]
     message = _message(results, empty_message)
     status = 202 if created else 200
     if wants_fragment():
-        return render_template(panel, runs=[run for run, _ in results], created=created, message=message), status
+        panel = panel or ("runs/_run_panel.html" if single else "runs/_refresh_button.html")
+        body = render_template(panel, runs=[run for run, _ in results], created=created, message=message)
+        headers = {"HX-Trigger": json.dumps({"run-toast": {"message": message, "kind": "info"}})} if message else {}
+        return body, status, headers
     if wants_json() or request.is_json:
         body = {"runs": [run_json(run) for run, _ in results], "created": created, "message": message}
         if single and results:

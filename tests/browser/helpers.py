@@ -13,8 +13,7 @@ def login(page, username, password):
     page.click("button[type=submit]")
     page.wait_for_selector("#current-user")
     assert page.locator("#current-user").inner_text() == username
-    # app.js asks GET /api/refresh on load whether a refresh is in flight (and then tracks it):
-    # let that settle so a later click starts from a known state.
+    # Let the page's first requests settle so a later click starts from a known state.
     page.wait_for_load_state("networkidle")
 
 
@@ -57,17 +56,21 @@ TOAST = ".syncdeck-toast"
 
 # Installed in every context: records every text the Refresh Data button shows and every toast
 # added, so short-lived states (a progress frame, an auto-hidden toast) can still be asserted.
+# The button is swapped whole by each server fragment, so its container is watched, not the text node.
 RECORDER_JS = """
 (() => {
   window.__refreshTexts = [];
   window.__toasts = [];
   document.addEventListener("DOMContentLoaded", () => {
-    const text = document.getElementById("refresh-text");
-    if (text) {
-      window.__refreshTexts.push(text.textContent);
-      new MutationObserver((records) => {
-        for (const r of records) for (const n of r.addedNodes) window.__refreshTexts.push(n.textContent);
-      }).observe(text, {childList: true});
+    const box = document.getElementById("refresh-box");
+    if (box) {
+      const record = () => {
+        const text = document.getElementById("refresh-text");
+        const texts = window.__refreshTexts;
+        if (text && text.textContent !== texts[texts.length - 1]) texts.push(text.textContent);
+      };
+      record();
+      new MutationObserver(record).observe(box.parentElement, {childList: true, subtree: true, characterData: true});
     }
     const toasts = document.getElementById("toasts");
     if (toasts) {

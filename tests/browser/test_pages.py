@@ -17,7 +17,7 @@ def nav_link(page, label):
 
 def trigger(page, job_id, params=None):
     result = csrf_post(page, f"/api/jobs/{job_id}/run", {"params": params or {}})
-    assert result["status"] == 201, result
+    assert result["status"] == 202, result  # created
     return result["body"]["run"]["id"]
 
 
@@ -114,3 +114,17 @@ def test_page_opened_after_a_run_finished_does_not_toast_it(new_page, live_serve
     stale = [t for t in toasts_seen(late) if t["link"] == f"/runs/{run_id}"]
     assert stale == [], f"toasted a run that ended before the page was opened: {stale}"
     assert page_errors.items == []
+
+
+def test_cron_preview_follows_typing(admin_page):
+    """The schedule form's preview is the server's: words and next fire times, or the error."""
+    page = admin_page
+    page.goto("/schedules")
+    preview = page.locator("#cron-preview")
+    page.fill("#s-tz", "UTC")
+    page.fill("#s-cron", "0 2 * * *")
+    expect(preview).to_have_text(re.compile(r"^At 02:00\. Next: \d{4}-\d\d-\d\d 02:00, "))
+    expect(preview).to_have_class(re.compile(r"\btext-success\b"))
+    page.fill("#s-cron", "0 99 * * *")  # a 400 fragment, swapped in where it was asked for
+    expect(preview).to_contain_text("Invalid cron")
+    expect(preview).to_have_class(re.compile(r"\btext-danger\b"))

@@ -16,7 +16,7 @@ def progress(page):
 
 
 def start_sleepy_from_jobs_page(page, steps, delay):
-    """Jobs page → "Run now…" on tests.sleepy → fill the parameters → Run → lands on the run page."""
+    """Jobs page → "Run now…" on tests.sleepy → fill the parameters → Run → its live panel → the run page."""
     page.goto("/jobs")
     row = page.locator('tr[data-job-id="tests.sleepy"]')
     toggle = row.get_by_role("button", name="Run now…")
@@ -26,8 +26,13 @@ def start_sleepy_from_jobs_page(page, steps, delay):
     expect(form).to_be_visible()
     form.locator("input[name='param_steps']").fill(str(steps))
     form.locator("input[name='param_delay']").fill(str(delay))
+    form.get_by_role("button", name="Run").click()
+    link = row.locator('[data-run-panel] [data-role="run-link"]')
+    expect(link).to_have_text(re.compile(r"^\d+$"))
+    expect(row.locator('[data-run-panel] [data-role="run-status"] .status-badge')).to_have_text(
+        re.compile(r"^(queued|running)$"))
     with page.expect_navigation(url=re.compile(r"/runs/\d+$")):
-        form.get_by_role("button", name="Run").click()
+        link.click()
     return int(re.search(r"/runs/(\d+)$", page.url).group(1))
 
 

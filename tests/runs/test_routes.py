@@ -161,12 +161,14 @@ def test_run_detail_and_terminate_button(app, admin, executor):
     run_id, _ = queue(app, "tests.forever")
     wait_status(app, run_id, "running")
     page = admin.client.get(f"/runs/{run_id}").get_data(as_text=True)
-    assert 'data-run-status="running"' in page and 'id="terminate"' in page
+    assert '<span id="run-status"><span class="badge text-bg-primary status-badge" data-status="running">' in page
+    assert 'id="terminate"' in page
     admin.post(f"/runs/{run_id}/cancel")
     run = wait_status(app, run_id, "cancelled")
     assert run.reason == "cancelled by alice"
     page = admin.client.get(f"/runs/{run_id}").get_data(as_text=True)
-    assert 'data-run-status="cancelled"' in page and 'id="terminate"' not in page
+    assert '<span id="run-status"><span class="badge text-bg-warning status-badge" data-status="cancelled">' in page
+    assert 'id="terminate"' not in page
 
 
 def test_refresh_is_single_flight_and_events_report_runs(app, admin, executor):

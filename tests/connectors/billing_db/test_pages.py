@@ -75,7 +75,7 @@ def test_analysis_shows_the_visible_batchs_statistics_and_info(app, admin, billi
     assert f"{start} – {end - timedelta(days=1)}" in body and str(batch.batch_date) in body
     assert "Auto-updates daily at 02:00" in body and "Next scheduled run" in body
     assert re.search(r'data-field="next-run">\d{4}-\d\d-\d\d 02:00<', body)
-    assert "Data as of" in body and 'data-refresh-on-run-finish="1"' in body
+    assert "Data as of" in body and '<div id="data-area" hx-trigger="run-succeeded from:body' in body
     assert re.search(r'<a class="nav-link active" href="/billing/">Bill stops</a>', body)
 
 
@@ -160,7 +160,8 @@ def test_second_trigger_answers_with_the_run_in_flight(app, admin):
             status="running", progress_done=500, progress_total=2000, progress_message="500 CPC rows read"))
         db.session.commit()
     body = page(admin.client, "/billing/")  # the page shows the run in flight, then its run panel polls it
-    assert f'data-status-url="/api/runs/{data["run_id"]}"' in body and 'data-run-panel data-form="refresh-batch"' in body
+    assert f'hx-get="/fragments/runs/{data["run_id"]}/panel" hx-trigger="every 800ms"' in body
+    assert 'hx-target="#batch-run"' in body
     assert 'style="width: 25%"' in body and "500 / 2,000" in body and "500 CPC rows read" in body
     form = admin.post("/billing/batch/trigger")  # without JavaScript: a redirect back to the page
     assert form.status_code == 303 and form.headers["Location"].endswith("/billing/")
@@ -174,7 +175,7 @@ def test_refresh_runs_the_batch_and_the_page_shows_it(app, admin, billing, execu
     body = page(admin.client, "/billing/")
     with app.app_context():
         batch = db.session.scalars(select(BillStopBatch).where(BillStopBatch.run_id == run.id)).one()
-    assert stat(body, "cpcs") == f"{batch.details_count:,}" and 'id="batch-run" class="mb-3 col-xl-8 d-none"' in body
+    assert stat(body, "cpcs") == f"{batch.details_count:,}" and '<div id="batch-run" class="mb-3 col-xl-8"></div>' in body
 
 
 # --- history -------------------------------------------------------------------------------------------------

@@ -68,7 +68,7 @@ def test_list_shows_active_customers_with_service_summary_and_outstanding(admin,
     active = [c for c in clients if not c["isArchived"]]
     page = html(admin, "/uisp/customers?per_page=25")
     assert f"{len(active):,} in all" in page
-    assert 'data-refresh-on-run-finish="1"' in page and "Data as of" in page
+    assert '<div id="data-area" hx-trigger="run-succeeded from:body' in page and "Data as of" in page
     by_client = {}
     for s in fake_services(uisp):
         by_client.setdefault(s["clientId"], []).append(s)
@@ -221,7 +221,7 @@ def test_payments_show_the_invoices_they_covered_and_the_pattern_card(app, admin
 def test_refresh_this_customer_queues_a_run_and_reports_it(app, admin, uisp, executor, refreshed):
     client_id = fake_clients(uisp)[3]["id"]
     page = html(admin, f"/uisp/customers/{client_id}")
-    assert 'id="refresh-customer"' in page and 'data-run-panel data-form="refresh-customer"' in page
+    assert 'id="refresh-customer"' in page and 'hx-target="#customer-run"' in page
     response = admin.post(f"/uisp/customers/{client_id}/refresh", json={})
     assert response.status_code in (200, 202), response.get_data(as_text=True)
     data = response.get_json()["run"]
