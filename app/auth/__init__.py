@@ -42,6 +42,9 @@ def require_login():
 
 
 def _unauthorized():
+    login = url_for("auth.login", next=request.full_path if request.query_string else request.path)
+    if request.headers.get("HX-Request") == "true":  # a poll of an expired session: send the page to the login
+        return "", 401, {"HX-Redirect": url_for("auth.login")}
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
         return jsonify(error="Login required", status=401), 401
-    return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
+    return redirect(login)

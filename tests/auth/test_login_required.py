@@ -80,3 +80,8 @@ def test_public_endpoints_answer_without_a_login(app, client, endpoint):
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
     response = client.get(build_url(rule), headers={"Authorization": "Bearer test-metrics-token"})
     assert response.status_code in (200, 503)  # healthz is 503 without a live scheduler
+
+
+def test_an_htmx_poll_of_an_expired_session_sends_the_page_to_login(client):
+    response = client.get("/fragments/refresh", headers={"HX-Request": "true"})
+    assert response.status_code == 401 and response.headers["HX-Redirect"] == "/login"
