@@ -35,7 +35,11 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
-    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    # Largest file accepted as a job parameter (bank statements); a request may carry a little more.
+    UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", 20 * 1024 * 1024))
+    MAX_CONTENT_LENGTH = UPLOAD_MAX_BYTES + 1024 * 1024
+    # Fernet key(s) encrypting connection secrets; empty: derived from SECRET_KEY (set one in production).
+    CONNECTIONS_KEY = os.environ.get("CONNECTIONS_KEY", "")
 
     # Failed-login throttling: this many failures per user or address ...
     LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", 5))
