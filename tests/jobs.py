@@ -5,6 +5,7 @@ import time
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 
+from app.connectors.base.upload import open_upload
 from app.extensions import db
 from app.runs.registry import Param, job
 
@@ -96,3 +97,11 @@ def forever(ctx):
     while True:
         time.sleep(0.05)
         ctx.check_cancelled()
+
+
+@job("tests.upload_size", title="Reads an uploaded file", connector="tests",
+     params=(Param("statement", "file", required=True),))
+def upload_size(ctx):
+    """Reads the uploaded file back (in whichever process runs it) and counts its bytes."""
+    with open_upload(ctx.params["statement"]) as file:
+        ctx.count(fetched=len(file.read()))

@@ -12,7 +12,8 @@ from ..extensions import db
 from .models import Run, RunLog
 from .refresh import in_flight_refresh_runs
 from .service import cancel
-from .trigger import RunRequestError, refused, request_refresh, request_run, respond
+from .registry import find_job
+from .trigger import RunRequestError, params_with_files, refused, request_refresh, request_run, respond
 from .views import iso, outcome_sentence, run_json
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -84,7 +85,8 @@ def trigger_job(job_id):
         abort(400, "'params' must be an object")
     params.pop("csrf_token", None)
     try:
-        return respond([request_run(job_id, params)])
+        job_def = find_job(job_id)
+        return respond([request_run(job_id, params_with_files(job_def, params) if job_def else params)])
     except RunRequestError as exc:
         return refused(exc)
 

@@ -10,10 +10,10 @@ from ..extensions import db
 from ..filters import choice_arg, date_arg, page_args, text_arg
 from . import history
 from .models import STATUSES, TRIGGERS, Run, RunLog, Schedule
-from .registry import JobError, all_jobs, get_job
+from .registry import JobError, all_jobs, find_job, get_job
 from .schedules import ScheduleError, delete, describe, next_fire_times, save, schedules_for, touch
 from .service import cancel
-from .trigger import RunRequestError, refused, request_run, respond
+from .trigger import RunRequestError, params_with_files, refused, request_run, respond
 
 bp = Blueprint("runs", __name__)
 
@@ -42,7 +42,7 @@ def jobs():
 def run_now(job_id):
     _job_or_404(job_id)
     try:
-        result = request_run(job_id, _form_params(job_id))
+        result = request_run(job_id, params_with_files(find_job(job_id), _form_params(job_id)))
     except RunRequestError as exc:
         return refused(exc, back=url_for("runs.jobs"))
     return respond([result])
