@@ -4,7 +4,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from ...auth.permissions import permission_required
 from ...exports import csv_response
 from ...extensions import db
-from ...filters import page_args, text_arg
+from ...filters import page_args
 from ...settings import localtime
 from . import push
 from .push_models import STATUSES, SyncRecord
@@ -14,25 +14,36 @@ bp = Blueprint("records", __name__, url_prefix="/records")
 FILTERS = ("connector", "stream", "status", "q")
 CSV_HEADER = ["id", "connector", "stream", "source_key", "status", "target_id", "message", "attempts",
               "last_attempt_at", "synced_at"]
+MAX_FILTER = 200
 
 
 def _filters(source):
-    """The list's filters (from the query string or a posted form); a bad status is a 400."""
-    values = {name: (source.get(name) or "").strip()[:200] for name in FILTERS}
+    """Read the list's filters (query string or posted form); a bad status or an overlong value is a 400."""
+    values = {name: (source.get(name) or "").strip() for name in FILTERS}
+    too_long = next((name for name, value in values.items() if len(value) > MAX_FILTER), None)
+    if too_long:
+        abort(400, f"'{too_long}' is longer than {MAX_FILTER} characters")
     if values["status"] and values["status"] not in STATUSES:
         abort(400, f"'status' must be one of {', '.join(STATUSES)}")
     return values
 
 
+def _kept(filters):
+    """The filters that are set, for links and redirects back to the same list."""
+    return {k: v for k, v in filters.items() if v}
+
+
 @bp.get("/")
 def index():
-    filters = {**_filters(request.args), "q": text_arg("q")}
+    filters = _filters(request.args)
     page, per_page = page_args()
     query = push.matching(**filters).order_by(SyncRecord.id)
     pagination = db.paginate(query, page=page, per_page=per_page, error_out=False)
+    pairs = push.streams()
     return render_template("records/index.html", pagination=pagination, filters=filters, statuses=STATUSES,
                            counts=push.counts(filters["connector"] or None, filters["stream"] or None),
-                           export_args={k: v for k, v in filters.items() if v})
+                           connectors=sorted({c for c, _ in pairs}), streams=sorted({s for _, s in pairs}),
+                           kept=_kept(filters))
 
 
 @bp.get("/export.csv")
@@ -60,16 +71,16 @@ def ignore():
 
 
 def _bulk(action, outcome):
-    """Apply action to the ticked records, or to every record matching the filter with all=1."""
-    filters = _filters(request.form)
-    if request.form.get("all") == "1":
+    """Apply action to the ticked records (ids), or to every record matching the filter with all=1."""
+    # request.values: a row's own button carries its id and the filters in its URL, the bulk form in its body.
+    filters = _filters(request.values)
+    if request.values.get("all") == "1":
         changed = action(**filters)
     else:
-        ids = _ids(request.form.getlist("ids"))
-        changed = action(ids=ids)
+        changed = action(ids=_ids(request.values.getlist("ids")))
     db.session.commit()
     flash(f"{changed:,} record(s) {outcome}.", "success" if changed else "info")
-    return redirect(url_for(".index", **{k: v for k, v in filters.items() if v})), 303
+    return redirect(url_for(".index", **_kept(filters)), 303)
 
 
 def _ids(raw):

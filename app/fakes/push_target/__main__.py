@@ -1,9 +1,8 @@
-"""python -m app.fakes.push_target --port 0"""
+"""python -m app.fakes.push_target --host 127.0.0.1 --port 0: prints "listening on URL", then serves."""
 import argparse
 import sys
 
-from ..uisp.server import serve
-from .server import create_fake_app
+from .server import create_fake_app, serve
 
 
 def main(argv=None):

@@ -1,12 +1,33 @@
-"""The fake push target's routes: create/update/find things, plus /__fake/ faults and truth."""
+"""The fake push target: a REST collection of "things" (create, update, find by client key),
+plus /__fake/ controls for faults and the truth of what was created.
+
+Faults (POST /__fake/faults, JSON; each call replaces the last and restarts the write count):
+- reject_keys: [key, ...]       a write of one of these keys answers 422 with a readable error;
+- fail_from: k                  the k-th write (create or update) since, and every later one, answers 500;
+- drop_after_create: [key, ...] the create is stored, then the connection is dropped unanswered.
+"""
 import itertools
+import logging
 import socket
 import threading
 
 from flask import Flask, jsonify, request
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+
+class NoDelayHandler(WSGIRequestHandler):
+    """Keep-alive without the ~40 ms Nagle/delayed-ACK stall per request."""
+
+    disable_nagle_algorithm = True
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):  # quiet: the launcher's stderr is a file nobody reads
+        pass
 
 
 class State:
+    """What the target holds, the faults in force, and how many requests of each kind it served."""
+
     def __init__(self):
         self.lock = threading.Lock()
         self.reset()
@@ -15,26 +36,27 @@ class State:
         self.things, self.ids = {}, itertools.count(1)
         self.faults, self.writes, self.requests = {}, 0, {"create": 0, "update": 0, "find": 0}
 
-
-def create_fake_app():
-    app, st = Flask(__name__), State()
-
-    def fault_for(key):
-        """(status, message) when a fault applies to this write, else None."""
-        st.writes += 1
-        if key in st.faults.get("reject_keys", []):
+    def fault_for(self, key):
+        """(status, message) when a fault applies to this write, else None (call with the lock held)."""
+        self.writes += 1
+        if key in self.faults.get("reject_keys", []):
             return 422, f"Validation failed: {key} has no mobile number"
-        fail_from = st.faults.get("fail_from")
-        if fail_from and st.writes >= fail_from:
+        fail_from = self.faults.get("fail_from")
+        if fail_from and self.writes >= fail_from:
             return 500, "Internal server error"
         return None
+
+
+def create_fake_app():
+    """The fake target's Flask app, with a fresh state."""
+    app, st = Flask(__name__), State()
 
     @app.post("/things")
     def create():
         body = request.get_json(force=True)
         with st.lock:
             st.requests["create"] += 1
-            fault = fault_for(body["key"])
+            fault = st.fault_for(body["key"])
             if fault:
                 return jsonify(error=fault[1]), fault[0]
             thing_id = next(st.ids)
@@ -50,7 +72,7 @@ def create_fake_app():
         body = request.get_json(force=True)
         with st.lock:
             st.requests["update"] += 1
-            fault = fault_for(body["key"])
+            fault = st.fault_for(body["key"])
             if fault:
                 return jsonify(error=fault[1]), fault[0]
             if thing_id not in st.things:
@@ -65,6 +87,11 @@ def create_fake_app():
             key = request.args.get("client_key")
             return jsonify([t for t in st.things.values() if t["client_key"] == key])
 
+    _add_controls(app, st)
+    return app
+
+
+def _add_controls(app, st):
     @app.post("/__fake/faults")
     def faults():
         with st.lock:
@@ -82,4 +109,8 @@ def create_fake_app():
         with st.lock:
             return jsonify(things=list(st.things.values()), requests=st.requests)
 
-    return app
+
+def serve(app, host, port):
+    """A threaded server for app on host:port (0 = a free port)."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    return make_server(host, port, app, threaded=True, request_handler=NoDelayHandler)
