@@ -44,3 +44,15 @@ def text_arg(name, max_length=200):
     if len(raw) > max_length:
         abort(400, f"'{name}' is longer than {max_length} characters")
     return raw or None
+
+
+def run_ids_arg(name="ids", maximum=100):
+    """A comma-separated list of run ids from the query string; a bad or too long one is a 400."""
+    raw = request.args.get(name, "")
+    try:
+        ids = [int(x) for x in raw.split(",") if x.strip()]
+    except ValueError:
+        abort(400, f"'{name}' must be a comma-separated list of run ids")
+    if len(ids) > maximum:
+        abort(400, f"At most {maximum} ids")
+    return ids

@@ -9,6 +9,7 @@ from ..auth import activity
 from ..auth.permissions import permission_required
 from ..db import utcnow
 from ..extensions import db
+from ..filters import run_ids_arg
 from .models import Run, RunLog
 from .refresh import in_flight_refresh_runs
 from .service import cancel
@@ -19,7 +20,6 @@ from .views import iso, outcome_sentence, run_json
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 MAX_LOG_LINES = 1000
-MAX_IDS = 100
 # Runs committed a little after the time they record are still reported once.
 EVENT_OVERLAP = timedelta(seconds=15)
 
@@ -51,13 +51,7 @@ def run_status(run_id):
 
 @bp.get("/runs")
 def runs_status():
-    raw = request.args.get("ids", "")
-    try:
-        ids = [int(x) for x in raw.split(",") if x.strip()]
-    except ValueError:
-        abort(400, "'ids' must be a comma-separated list of run ids")
-    if len(ids) > MAX_IDS:
-        abort(400, f"At most {MAX_IDS} ids")
+    ids = run_ids_arg()
     runs = db.session.scalars(select(Run).where(Run.id.in_(ids))).all() if ids else []
     return jsonify(runs=[run_json(r) for r in runs])
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from ..extensions import db
+from ..filters import run_ids_arg
 from .models import TERMINAL, Run, RunLog
 from .refresh import in_flight_refresh_runs
 from .schedules import ScheduleError, describe, next_fire_times
@@ -18,7 +19,6 @@ from .views import job_title, outcome_sentence
 bp = Blueprint("fragments", __name__, url_prefix="/fragments")
 
 MAX_LOG_LINES = 1000
-MAX_IDS = 100
 # htmx stops an `every` poll when the answer has this status.
 STOP_POLLING = 286
 TOAST_KIND = {"succeeded": "success", "failed": "danger", "cancelled": "warning"}
@@ -53,16 +53,6 @@ bp.add_app_template_global(job_title, "job_title")
 bp.add_app_template_global(in_flight_refresh_runs, "in_flight_refresh")
 
 
-def _ids_arg():
-    raw = request.args.get("ids", "")
-    try:
-        ids = [int(x) for x in raw.split(",") if x.strip()]
-    except ValueError:
-        abort(400, "'ids' must be a comma-separated list of run ids")
-    if len(ids) > MAX_IDS:
-        abort(400, f"At most {MAX_IDS} ids")
-    return ids
-
 
 def _run_or_404(run_id):
     run = db.session.get(Run, run_id, populate_existing=True)
@@ -91,7 +81,7 @@ def refresh_button():
     The poll that first sees every run ended answers a last busy frame (the full count) carrying the
     outcome in HX-Trigger; that frame asks for the `done` state, which resets itself after 2 s.
     """
-    ids = _ids_arg()
+    ids = run_ids_arg()
     if not ids:
         return render_template("runs/_refresh_button.html", runs=in_flight_refresh_runs())
     runs = db.session.scalars(select(Run).where(Run.id.in_(ids)).order_by(Run.id)
