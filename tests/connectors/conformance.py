@@ -1,12 +1,14 @@
 """The conformance suite every connector's tests instantiate: one behaviour, proved for each source.
 
-A connector's tests subclass ConformanceSuite in their test_conformance.py and give it an Adapter
-that knows how to reach that connector's fake, read its cache and break its source; the tests
-here are the same for all of them. tests/connectors/test_conformance_coverage.py fails when an
+A snapshot connector's tests subclass SnapshotConformanceSuite in their test_conformance.py and
+give it an Adapter that knows how to reach that connector's fake, read its cache and break its
+source; a push connector's subclass PushConformanceSuite with a PushAdapter that reads and breaks
+its target. The tests here are the same for all of them. tests/connectors/test_conformance_coverage.py fails when an
 enabled connector has none.
 """
 import pytest
 
+from app.connectors.base.push import counts, retry
 from app.extensions import db
 from app.runs.models import Run
 from app.runs.service import cancel
@@ -41,14 +43,20 @@ class Adapter:
 
 
 class ConformanceSuite:
-    """Every snapshot connector: fills, is idempotent, keeps the last good data, never half-writes."""
+    """What every connector's suite shares: an adapter, prepared for each test."""
 
-    adapter: Adapter = None
+    adapter = None
 
     @pytest.fixture
     def source(self, app, request):
         self.adapter.prepare(request)
         return self.adapter
+
+
+class SnapshotConformanceSuite(ConformanceSuite):
+    """Every snapshot connector: fills, is idempotent, keeps the last good data, never half-writes."""
+
+    adapter: Adapter = None
 
     def _sync(self, app, source):
         run = run_job(app, source.job_id, timeout=120)
@@ -96,3 +104,119 @@ def _filled(cache):
     """Whether a cache snapshot holds any row (a dict of row lists, or a list)."""
     values = cache.values() if isinstance(cache, dict) else [cache]
     return any(len(rows) for rows in values)
+
+
+class PushAdapter:
+    """What the push suite needs to know about one push stream (override every method)."""
+
+    job_id = ""        # the job that pushes the stream
+    connector = ""     # its ledger's connector and stream
+    stream = ""
+    mid_run_progress = 1
+
+    def prepare(self, request):
+        """Start and point the app at the fake target and the source."""
+
+    def expected(self, app):
+        """How many records a full push leaves synced at the target."""
+        raise NotImplementedError
+
+    def target(self, app):
+        """{source key: content} of what the target holds for the stream."""
+        raise NotImplementedError
+
+    def duplicates(self, app):
+        """The source keys the target holds more than once (must stay empty)."""
+        raise NotImplementedError
+
+    def creates(self, app):
+        """How many creates the target has accepted so far."""
+        raise NotImplementedError
+
+    def change_source(self, app):
+        """Change one record's content; return its source key."""
+        raise NotImplementedError
+
+    def reject_one(self, app):
+        """Make the target refuse one record (a validation error) until heal_target; return its key."""
+        raise NotImplementedError
+
+    def break_target(self, app):
+        """Make the target fail (5xx) part-way through the next push."""
+
+    def slow_target(self, app):
+        """Make the target slow enough for a push to be stopped part-way."""
+
+    def release(self, app):
+        """Let a call held by slow_target answer now (after the run was told to stop)."""
+
+    def heal_target(self, app):
+        """Undo reject_one, break_target and slow_target."""
+
+
+class PushConformanceSuite(ConformanceSuite):
+    """Every push stream: each record sent once, changes updated, one refusal fails alone, a failing
+    or stopped run is finished by the next without sending anything twice."""
+
+    adapter: PushAdapter = None
+
+    def _push(self, app, source):
+        run = run_job(app, source.job_id, timeout=180)
+        assert run.status == "succeeded", run.reason
+        return run
+
+    def _synced(self, app, source):
+        with app.app_context():
+            return counts(source.connector, source.stream)["synced"]
+
+    def test_a_full_push_sends_each_record_once_and_a_second_sends_nothing(self, app, source):
+        self._push(app, source)
+        held, creates = source.target(app), source.creates(app)
+        assert len(held) == source.expected(app) == self._synced(app, source) > 0
+        again = self._push(app, source)
+        assert again.counters.get("pushed") == 0 and source.creates(app) == creates and source.target(app) == held
+
+    def test_a_changed_record_is_updated_not_created_again(self, app, source):
+        self._push(app, source)
+        before, creates = source.target(app), source.creates(app)
+        key = source.change_source(app)
+        run = self._push(app, source)
+        after = source.target(app)
+        assert run.counters.get("pushed") == 1 and source.creates(app) == creates
+        assert after[key] != before[key] and {k: v for k, v in after.items() if k != key} == \
+            {k: v for k, v in before.items() if k != key}
+
+    def test_a_refused_record_fails_alone_and_goes_through_after_a_retry(self, app, source):
+        key = source.reject_one(app)
+        run = self._push(app, source)
+        assert run.rows_failed == 1 and key not in source.target(app)
+        assert len(source.target(app)) == source.expected(app) - 1
+        source.heal_target(app)
+        with app.app_context():
+            assert retry(connector=source.connector, stream=source.stream, status="failed") == 1
+            db.session.commit()
+        self._push(app, source)
+        assert key in source.target(app) and len(source.target(app)) == source.expected(app)
+
+    def test_a_failing_target_fails_the_run_and_the_rerun_sends_nothing_twice(self, app, source):
+        source.break_target(app)
+        run = run_job(app, source.job_id, timeout=180)
+        assert run.status == "failed" and run.reason
+        source.heal_target(app)
+        self._push(app, source)
+        assert source.duplicates(app) == [] and len(source.target(app)) == source.expected(app)
+
+    def test_terminate_mid_run_stops_between_batches_and_the_rerun_completes(self, app, source):
+        source.slow_target(app)
+        run_id, _ = queue(app, source.job_id)
+        wait_for(lambda: get_run(app, run_id).progress_done >= source.mid_run_progress, timeout=90,
+                 message="the push part-way")
+        with app.app_context():
+            cancel(db.session.get(Run, run_id), "conformance")
+            db.session.commit()
+        source.release(app)
+        assert wait_status(app, run_id, "cancelled", "failed", "succeeded", timeout=90).status == "cancelled"
+        assert len(source.target(app)) < source.expected(app)
+        source.heal_target(app)
+        self._push(app, source)
+        assert source.duplicates(app) == [] and len(source.target(app)) == source.expected(app)

@@ -4,6 +4,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from ..base import SourceError, fetch_pages
+from ..base.http import api_message as _api_message, root_cause as _root_cause
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
@@ -101,25 +102,3 @@ class UispClient:
             raise UispError(f"UISP sent malformed JSON for {where} (offset {kwargs.get('params', {}).get('offset', '-')}"
                             f"): {response.text[:80]!r}") from None
 
-
-def _api_message(response):
-    """UISP's own error text ({"code": N, "message": "...", "errors": {...}}), else the start of the body."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200] or response.reason
-    if not isinstance(body, dict):
-        return str(body)[:200]
-    message = str(body.get("message") or response.reason)
-    errors = body.get("errors")
-    if isinstance(errors, dict) and errors:
-        details = "; ".join(f"{field}: {' '.join(map(str, msgs if isinstance(msgs, list) else [msgs]))}"
-                            for field, msgs in errors.items())
-        message = f"{message} ({details})"
-    return message
-
-
-def _root_cause(exc):
-    while exc.__context__ is not None and exc.__context__ is not exc:
-        exc = exc.__context__
-    return str(exc) or type(exc).__name__

@@ -4,7 +4,7 @@ from sqlalchemy import select
 from app import settings
 from app.connectors.billing_db.models import BillStopBatch, BillStopDetail, BillStopSummary
 from app.extensions import db
-from tests.connectors.conformance import Adapter, ConformanceSuite
+from tests.connectors.conformance import Adapter, SnapshotConformanceSuite
 
 
 class BillingAdapter(Adapter):
@@ -49,5 +49,5 @@ class BillingAdapter(Adapter):
         app.config.update(BILLING_DB_URL=self.url, BILLING_CHUNK_ROWS=200, BILLING_CHUNK_PAUSE_SECONDS=0)
 
 
-class TestBillingConformance(ConformanceSuite):
+class TestBillingConformance(SnapshotConformanceSuite):
     adapter = BillingAdapter()

@@ -1,5 +1,5 @@
 """The connector conformance suite, run over UISP's refresh against the fake UISP."""
-from tests.connectors.conformance import Adapter, ConformanceSuite
+from tests.connectors.conformance import Adapter, SnapshotConformanceSuite
 from tests.connectors.uisp.test_refresh import cache_rows
 
 
@@ -27,5 +27,5 @@ class UispAdapter(Adapter):
         self.fake.faults()
 
 
-class TestUispConformance(ConformanceSuite):
+class TestUispConformance(SnapshotConformanceSuite):
     adapter = UispAdapter()
