@@ -3,7 +3,8 @@ prints "listening on URL" as its first line, then serves the fake CRM until it i
 import argparse
 import sys
 
-from .server import create_fake_app, serve
+from ..keepalive import serve_forever
+from .server import create_fake_app
 
 
 def main(argv=None):
@@ -17,12 +18,7 @@ def main(argv=None):
                         help="latency of every /api/* request until the first faults call (and after reset)")
     args = parser.parse_args(argv)
     credentials = {"mobile": args.mobile, "password": args.password, "customerId": args.customer_id}
-    server = serve(create_fake_app(credentials, latency_ms=args.latency_ms), args.host, args.port)
-    print(f"listening on http://{args.host}:{server.server_port}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    serve_forever(create_fake_app(credentials, latency_ms=args.latency_ms), args.host, args.port)
     return 0
 
 

@@ -129,7 +129,9 @@ def _add_entities(app, st):
             stored = st.create(entity, _finished(entity, body, "draft"))
             drop = st.dropped(entity, stored)
         if drop:  # stored, but the caller never hears so: an unknown outcome
-            request.environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+            # gunicorn's socket (python -m app.fakes.crm), or werkzeug's when served by its dev server
+            connection = request.environ.get("gunicorn.socket") or request.environ["werkzeug.socket"]
+            connection.shutdown(socket.SHUT_RDWR)
         return jsonify(stored), 201
 
     def update(entity, obj_id):
