@@ -7,7 +7,7 @@ FLASK := FLASK_APP=wsgi $(BIN)/flask
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite test-postgres venv bench bench-uisp bench-billing vendor clean
+.PHONY: run test test-sqlite test-postgres venv bench bench-uisp bench-billing bench-crm vendor clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ bench: venv
 
 bench-uisp: venv
 	$(BIN)/python bench/uisp_refresh.py
+
+bench-crm: venv
+	$(BIN)/python bench/crm_push.py
 
 # dlt and pyarrow are the billing bench's peers, not the app's dependencies.
 bench-billing: venv

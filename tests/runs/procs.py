@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # Fast engine timings for tests: a killed runner is noticed in seconds, not minutes.
@@ -30,6 +32,15 @@ def engine_env(database_url, **overrides):
     env.update(FAST_ENGINE, DATABASE_URL=database_url, SYNCDECK_NO_ENGINE="1", PYTHONUNBUFFERED="1")
     env.update({k: str(v) for k, v in overrides.items()})
     return env
+
+
+@pytest.fixture
+def procs(app, tmp_path):
+    """Child processes of this test; all stopped (SIGTERM, then SIGKILL) before the tables are reused."""
+    from tests.conftest import database_url
+    children = Procs(database_url(), tmp_path)
+    yield children
+    children.stop_all()
 
 
 class Procs:

@@ -19,21 +19,15 @@ from app.runs.claim import note_lock_waits
 from app.runs.models import Schedule
 from app.runs.service import enqueue
 from app.runs.reaper import reconcile_runs
-from tests.conftest import database_url, requires_postgres, wait_for
+from tests.conftest import requires_postgres, wait_for
 from tests.runs.helpers import held_lock_with_waiters
-from tests.runs.procs import FAST_ENGINE, Procs
+from tests.runs.procs import FAST_ENGINE, procs  # noqa: F401 — the fixture
 
 pytestmark = [requires_postgres, pytest.mark.slow]
 
 STALE = float(FAST_ENGINE["LOCK_STALE_SECONDS"])
 
 
-@pytest.fixture
-def procs(app, tmp_path):
-    """Child processes of this test; all stopped (SIGTERM, then SIGKILL) before the tables are reused."""
-    children = Procs(database_url(), tmp_path)
-    yield children
-    children.stop_all()
 
 
 def query(app, sql, **params):

@@ -1,4 +1,20 @@
-"""What REST clients of every connector share: the API's own error text, a request error's root cause."""
+"""What REST clients of every connector share: a closing session, the API's own error text, a request
+error's root cause."""
+
+
+class SessionClient:
+    """A client owning a requests.Session (self.session): usable as `with Client(...) as client:`."""
+
+    session = None
+
+    def close(self):
+        self.session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def api_message(response):

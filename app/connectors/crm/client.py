@@ -8,7 +8,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from ..base import SourceError
-from ..base.http import api_message, root_cause
+from ..base.http import SessionClient, api_message, root_cause
 
 # Refused before any work was done: safe to send again, even a create.
 REFUSED_UNDONE = (429, 503)
@@ -53,7 +53,7 @@ class _CreateSafeRetry(Retry):
         return super().is_retry(method, status_code, has_retry_after)
 
 
-class CrmClient:
+class CrmClient(SessionClient):
     """Talks to `<base_url>/api/...` as one CRM user (mobile, password, customer id)."""
 
     def __init__(self, base_url, mobile, password, customer_id, *, timeout=30.0, retries=4, backoff=0.3,
@@ -80,15 +80,6 @@ class CrmClient:
         return cls(config.get("CRM_BASE_URL", ""), config.get("CRM_MOBILE", ""), config.get("CRM_PASSWORD", ""),
                    config.get("CRM_CUSTOMER_ID", ""), timeout=config.get("CRM_TIMEOUT", 30.0),
                    retries=config.get("CRM_RETRIES", 4), workers=config.get("CRM_CONCURRENCY", 8))
-
-    def close(self):
-        self.session.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     # ------------------------------------------------------------------ calls
     def find(self, path, **params):

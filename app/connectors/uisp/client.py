@@ -4,7 +4,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from ..base import SourceError, fetch_pages
-from ..base.http import api_message as _api_message, root_cause as _root_cause
+from ..base.http import SessionClient, api_message as _api_message, root_cause as _root_cause
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
@@ -17,7 +17,7 @@ class UispError(SourceError):
         self.status = status
 
 
-class UispClient:
+class UispClient(SessionClient):
     """Talks to `<base_url>` (ending in /crm/api/v1.0) with the X-Auth-App-Key header."""
 
     def __init__(self, base_url, app_key, *, timeout=30.0, retries=4, backoff=0.5, page_size=500, workers=4):
@@ -43,15 +43,6 @@ class UispClient:
                    timeout=config.get("UISP_TIMEOUT", 30.0), retries=config.get("UISP_RETRIES", 4),
                    backoff=config.get("UISP_RETRY_BACKOFF", 0.5), page_size=config.get("UISP_PAGE_SIZE", 500),
                    workers=config.get("UISP_CONCURRENCY", 4))
-
-    def close(self):
-        self.session.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     # ------------------------------------------------------------------ calls
     def get(self, path, **params):

@@ -29,7 +29,8 @@ def is_id(value):
 
 
 def check(entity, obj, store, creating):
-    """The errors of obj as entity (store: {entity: {id: object}}); creating adds the uniqueness rules."""
+    """The errors of obj as entity (store: the State: store[entity] is {id: object}, store.first(entity,
+    field, value) the first object with that value); creating adds the uniqueness rules."""
     errors = Errors()
     external_id = obj.get("externalId")
     if external_id is not None and not isinstance(external_id, str):
@@ -86,7 +87,7 @@ def _contact(contact, store, errors, creating):
     _member(errors, contact, "organizationId", ids(ORGANIZATIONS), "organization", optional=True)
     mobile = contact.get("mobile")
     if creating and mobile is not None and "mobile" not in errors:
-        other = next((c for c in store["contacts"].values() if c.get("mobile") == mobile), None)
+        other = store.first("contacts", "mobile", mobile)
         if other:
             errors.add("mobile", f"A contact with mobile {mobile} already exists (id {other['id']})")
 
@@ -96,7 +97,7 @@ def _category(category, store, errors, creating):
     title = category.get("title")
     if not creating or "title" in errors:
         return
-    other = next((c for c in store["product-categories"].values() if c.get("title") == title), None)
+    other = store.first("product-categories", "title", title)
     if other:
         errors.add("title", f"A product category titled {title!r} already exists (id {other['id']})")
 

@@ -146,8 +146,7 @@ def _add_entities(app, st):
             refusal = _refusal(st, entity, merged, creating=False)
             if refusal:
                 return refusal
-            updated = {**_finished(entity, merged, stored.get("status")), "id": obj_id}
-            st.store[entity][obj_id] = updated
+            updated = st.replace(entity, obj_id, {**_finished(entity, merged, stored.get("status")), "id": obj_id})
             return jsonify(updated)
 
     for entity in ENTITIES:
@@ -166,7 +165,7 @@ def _refusal(st, entity, obj, creating):
     value = st.rejected(entity, obj)
     if value is not None:
         return invalid({"fake": [f"Rejected by the test: {value}"]})
-    errors = check(entity, obj, st.store, creating)
+    errors = check(entity, obj, st, creating)
     return invalid(errors) if errors else None
 
 
@@ -187,8 +186,7 @@ def _add_invoice_confirm(app, st):
             invoice = st.store["invoices"].get(invoice_id)
             if invoice is None:
                 return error(404, f"No invoice with id {invoice_id}")
-            invoice["status"] = "confirmed"
-            return jsonify(invoice)
+            return jsonify(st.replace("invoices", invoice_id, {**invoice, "status": "confirmed"}))
 
 
 # ---------------------------------------------------------------------------------- controls and errors

@@ -4,7 +4,7 @@ import itertools
 import secrets
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 
 ENTITIES = ("contacts", "product-categories", "products", "invoices", "operating-incomes", "deals")
 # The natural keys that judge duplicates in the truth: a value created twice is a double create.
@@ -29,6 +29,8 @@ class State:
 
     def reset(self):
         self.store = {entity: {} for entity in ENTITIES}
+        # (entity, field, value as text) -> ids: finds by a field in O(1), not a scan of 100,000 objects
+        self.index = defaultdict(set)
         self.ids = {entity: itertools.count(1) for entity in ENTITIES}
         self.creates = Counter()
         self.created_keys = {entity: Counter() for entity in ENTITIES}
@@ -106,16 +108,46 @@ class State:
         obj_id = next(self.ids[entity])
         stored = {"id": obj_id, **{k: v for k, v in obj.items() if k != "id"}}
         self.store[entity][obj_id] = stored
+        self._index(entity, stored, self.index_add)
         self.creates[entity] += 1
         for field in NATURAL_KEYS[entity]:
             if stored.get(field) is not None:
                 self.created_keys[entity][(field, _hashable(stored[field]))] += 1
         return stored
 
+    def replace(self, entity, obj_id, obj):
+        """Store obj as the new content of obj_id (an update)."""
+        self._index(entity, self.store[entity][obj_id], self.index_discard)
+        self.store[entity][obj_id] = obj
+        self._index(entity, obj, self.index_add)
+        return obj
+
+    def __getitem__(self, entity):
+        return self.store[entity]
+
+    def first(self, entity, field, value):
+        """The first stored object whose field equals value, or None."""
+        found = self.find(entity, {field: str(value)})
+        return found[0] if found else None
+
     def find(self, entity, filters):
         """The stored objects whose fields equal every filter (query values are text, so compare as text)."""
-        return [obj for obj in self.store[entity].values()
-                if all(obj.get(f) is not None and str(obj[f]) == v for f, v in filters.items())]
+        if not filters:
+            return list(self.store[entity].values())
+        (field, value), *rest = filters.items()
+        objects = (self.store[entity][i] for i in sorted(self.index.get((entity, field, value), ())))
+        return [obj for obj in objects if all(obj.get(f) is not None and str(obj[f]) == v for f, v in rest)]
+
+    def _index(self, entity, obj, change):
+        for field, value in obj.items():
+            if value is not None and not isinstance(value, (dict, list)):
+                change((entity, field, str(value)), obj["id"])
+
+    def index_add(self, key, obj_id):
+        self.index[key].add(obj_id)
+
+    def index_discard(self, key, obj_id):
+        self.index[key].discard(obj_id)
 
     def truth(self):
         duplicates = {entity: sorted((value for (_f, value), n in keys.items() if n > 1), key=str)

@@ -29,6 +29,9 @@ def test_a_cycle_sends_every_record_once_and_a_second_sends_nothing(app, crm):
     invoices = crm.entities("invoices")
     assert invoices and all(i["status"] == "confirmed" for i in invoices)
     assert runs["crm.contacts"].counters["pushed"] == contacts["synced"]
+    persons = _persons(crm.source)
+    assert (runs["crm.contacts"].progress_done, runs["crm.contacts"].progress_total) == (persons, persons)
+    assert runs["crm.contacts"].progress_message == f"contacts: {persons:,} of {persons:,}"
 
     again = _succeeded(run_cycle(app))
     assert crm.truth()["creates"] == truth["creates"]

@@ -4,21 +4,16 @@ import pytest
 from sqlalchemy import text
 
 from app.extensions import db
-from tests.conftest import database_url, requires_postgres, wait_for
+from tests.conftest import requires_postgres, wait_for
 from tests.connectors.crm.conftest import crm_config
 from tests.connectors.crm.helpers import status_counts
 from tests.runs.helpers import get_run, queue
-from tests.runs.procs import FAST_ENGINE, Procs
+from tests.runs.procs import FAST_ENGINE, procs  # noqa: F401 — the fixture
 
 pytestmark = [requires_postgres, pytest.mark.slow]
 STALE = float(FAST_ENGINE["LOCK_STALE_SECONDS"])
 
 
-@pytest.fixture
-def procs(app, tmp_path):
-    children = Procs(database_url(), tmp_path)
-    yield children
-    children.stop_all()
 
 
 def _dependent_run(app, parent_id):
