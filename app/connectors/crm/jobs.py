@@ -44,8 +44,8 @@ def _run_push(ctx, name, key, table, query, chunk_records, send_name):
                 yield from chunk_records(conn, rows, facts)
         outcome = push(ctx, pushed, records(), getattr(sender, send_name), batch_size=size, workers=workers,
                        total=total)
-    ctx.summary = f"{name}: " + ", ".join(f"{n:,} {status}" for status, n in outcome.items() if n) if any(
-        outcome.values()) else f"{name}: nothing to send"
+    sent = ", ".join(f"{n:,} {status}" for status, n in outcome.items() if n)
+    ctx.summary = f"{name}: {sent or 'nothing to send'}"
     return outcome
 
 
