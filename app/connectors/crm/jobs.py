@@ -27,15 +27,18 @@ def stream(name, lookup=None):
     return PushStream(connector=rec.CONNECTOR, name=name, key=lambda record: record["key"], lookup=lookup)
 
 
-def _run_push(ctx, name, key, table, query, chunk_records, send_name):
-    """Push one stream: chunks of `query` (ordered by `key` column) become records, the ledger decides."""
+def _run_push(ctx, name, key, chunk_records, send_name, query=None):
+    """Push one stream: chunks of `query` (by default its whole table) read in `key` order become records;
+    the ledger decides what is sent. The table's minimum id (Minimum ids page) applies."""
+    table = key.table
     config = current_app.config
     facts = rec.RunFacts.load()
     size, workers = config["CRM_BATCH_SIZE"], config["CRM_CONCURRENCY"]
     with CrmClient.from_config(config) as client, source.connect(config["CRM_SOURCE_URL"]) as conn:
         sender = Sender(client)
         pushed = stream(name, getattr(sender, f"{send_name}_lookup"))
-        selected = query(facts.min_ids.get(table, 0))
+        min_id = facts.min_ids.get(table.name, 0)
+        selected = query(min_id) if query else source.rows_from(table, min_id)
         total = conn.scalar(source.count_of(selected))
         conn.rollback()
 
@@ -61,15 +64,16 @@ def dedupe_members(ctx):
      after=("crm.dedupe_members",), counters=PUSH_COUNTERS, timeout=7200)
 def contacts(ctx):
     """Creates or updates a CRM contact for the latest version of every member."""
-    _run_push(ctx, "contacts", source.membership.c.personVId, "membership", source.latest_members,
-              lambda _conn, rows, facts: [rec.contact_record(r, facts) for r in rows], "contact")
+    _run_push(ctx, "contacts", source.membership.c.personVId,
+              lambda _conn, rows, facts: [rec.contact_record(r, facts) for r in rows], "contact",
+              query=source.latest_members)
 
 
 @job("crm.products", title="CRM: products from services", connector="crm", lock=LOCK, after=("crm.contacts",),
      counters=PUSH_COUNTERS, timeout=3600)
 def products(ctx):
     """Creates or updates a CRM product (in the category of its service group) for every service."""
-    _run_push(ctx, "products", source.service.c.IDD, "service", lambda m: source.rows_from(source.service, m),
+    _run_push(ctx, "products", source.service.c.IDD,
               lambda _conn, rows, facts: [rec.product_record(r, facts) for r in rows], "product")
 
 
@@ -83,16 +87,14 @@ def _store_chunk(conn, heads, facts):
      after=("crm.products",), counters=PUSH_COUNTERS, timeout=7200)
 def store_invoices(ctx):
     """Creates, confirms (and deals) a CRM invoice for every store invoice whose contact and products are synced."""
-    _run_push(ctx, "store_invoices", source.invoice_hed.c.IDD, "invoiceHed",
-              lambda m: source.rows_from(source.invoice_hed, m), _store_chunk, "invoice")
+    _run_push(ctx, "store_invoices", source.invoice_hed.c.IDD, _store_chunk, "invoice")
 
 
 @job("crm.service_invoices", title="CRM: service invoices (gym)", connector="crm", lock=LOCK,
      after=("crm.store_invoices",), counters=PUSH_COUNTERS, timeout=7200)
 def service_invoices(ctx):
     """Creates, confirms (and deals) a CRM invoice for every service invoice whose contact and product are synced."""
-    _run_push(ctx, "service_invoices", source.service_invoice.c.IDD, "ServiceInvoice",
-              lambda m: source.rows_from(source.service_invoice, m),
+    _run_push(ctx, "service_invoices", source.service_invoice.c.IDD,
               lambda _conn, rows, facts: rec.service_invoice_records(rows, facts), "invoice")
 
 
@@ -100,5 +102,5 @@ def service_invoices(ctx):
      after=("crm.service_invoices",), counters=PUSH_COUNTERS, timeout=7200)
 def receipts(ctx):
     """Creates an operating income, in the bank account mapped for its payment method, for every receipt."""
-    _run_push(ctx, "receipts", source.receipt.c.IDD, "receipt", lambda m: source.rows_from(source.receipt, m),
+    _run_push(ctx, "receipts", source.receipt.c.IDD,
               lambda _conn, rows, facts: rec.receipt_records(rows, facts), "receipt")
