@@ -23,8 +23,8 @@ if ! { [ -f package-lock.json ] && npm ci --no-audit --no-fund --loglevel=error;
 fi
 
 NM="$WORK/node_modules"
-rm -rf "$DEST/bootstrap" "$DEST/bootstrap-icons" "$DEST/htmx"
-mkdir -p "$DEST/bootstrap" "$DEST/bootstrap-icons/fonts" "$DEST/htmx"
+rm -rf "$DEST/bootstrap" "$DEST/bootstrap-icons" "$DEST/htmx" "$DEST/chartjs"
+mkdir -p "$DEST/bootstrap" "$DEST/bootstrap-icons/fonts" "$DEST/htmx" "$DEST/chartjs"
 
 cp "$NM/bootstrap/dist/css/bootstrap.min.css"         "$DEST/bootstrap/"
 cp "$NM/bootstrap/dist/js/bootstrap.bundle.min.js"    "$DEST/bootstrap/"
@@ -32,10 +32,11 @@ cp "$NM/bootstrap-icons/font/bootstrap-icons.min.css" "$DEST/bootstrap-icons/"
 cp "$NM/bootstrap-icons/font/fonts/bootstrap-icons.woff2" \
    "$NM/bootstrap-icons/font/fonts/bootstrap-icons.woff"  "$DEST/bootstrap-icons/fonts/"
 cp "$NM/htmx.org/dist/htmx.min.js"                    "$DEST/htmx/"
+cp "$NM/chart.js/dist/chart.umd.min.js"               "$DEST/chartjs/"
 
 # Strip sourceMappingURL comments: the .map files are not vendored.
 sed -i -e 's@/\*# sourceMappingURL=[^*]*\*/@@' "$DEST/bootstrap/bootstrap.min.css"
-sed -i -e '/^\/\/# sourceMappingURL=/d' "$DEST/bootstrap/bootstrap.bundle.min.js"
+sed -i -e '/^\/\/# sourceMappingURL=/d' "$DEST/bootstrap/bootstrap.bundle.min.js" "$DEST/chartjs/chart.umd.min.js"
 
 ver() { node -p "require('$NM/$1/package.json').version"; }
 {
@@ -43,6 +44,7 @@ ver() { node -p "require('$NM/$1/package.json').version"; }
   echo "bootstrap $(ver bootstrap)"
   echo "bootstrap-icons $(ver bootstrap-icons)"
   echo "htmx.org $(ver htmx.org)"
+  echo "chart.js $(ver chart.js)"
 } > "$DEST/VERSIONS.txt"
 
 echo "Vendored into $DEST:"
