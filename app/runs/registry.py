@@ -1,5 +1,6 @@
 """The job registry: connectors declare jobs with @job and their facts."""
 import re
+import string
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable, Optional
@@ -53,6 +54,13 @@ class Job:
     def lock_key(self):
         return self.lock or self.id
 
+    def lock_key_for(self, params):
+        """The lock of a run with these params: `lock` may name params, e.g. "epos_qbo:{company}", so that
+        runs of one job for different companies go side by side and runs for the same one wait."""
+        if "{" not in self.lock_key:
+            return self.lock_key
+        return self.lock_key.format_map({k: "" if v is None else v for k, v in (params or {}).items()})[:100]
+
 
 _REGISTRY: dict[str, Job] = {}
 
@@ -65,6 +73,9 @@ def job(job_id, *, title=None, connector=None, description="", cron=None, lock=N
     clash = set(counters) & set(STANDARD_COUNTERS)
     if clash:
         raise ValueError(f"{job_id}: {sorted(clash)} are standard counters; declare only new ones")
+    unknown = {name for _, name, _, _ in string.Formatter().parse(lock or "") if name} - {p.name for p in params}
+    if unknown:
+        raise ValueError(f"{job_id}: lock {lock!r} names {sorted(unknown)}, which are not its params")
 
     def decorator(func):
         _REGISTRY[job_id] = Job(

@@ -31,7 +31,7 @@ def enqueue(job_id, params=None, *, trigger, requested_by="", schedule_id=None,
     for _ in range(5):
         try:
             with db.session.begin_nested():
-                run = Run(job_id=job_id, params=params, params_key=key, lock_key=job_def.lock_key,
+                run = Run(job_id=job_id, params=params, params_key=key, lock_key=job_def.lock_key_for(params),
                           trigger=trigger, requested_by=requested_by or "", schedule_id=schedule_id,
                           parent_run_id=parent_run_id, status="queued", queued_at=utcnow())
                 db.session.add(run)
