@@ -113,9 +113,12 @@ class PushAdapter:
     """What the push suite needs to know about one push stream (override every method)."""
 
     job_id = ""        # the job that pushes the stream
+    params = {}        # and its params
     connector = ""     # its ledger's connector and stream
     stream = ""
     mid_run_progress = 1
+    # Whether a changed source record is sent again as an update (a posted sale is not: it stays as posted).
+    updates = True
 
     def prepare(self, request):
         """Start and point the app at the fake target and the source."""
@@ -160,6 +163,26 @@ class PushAdapter:
     def heal_target(self, app):
         """Undo reject_one, break_target and slow_target."""
 
+    # The ledger: the shared push ledger (base/push.py) unless the connector keeps its own.
+    def synced(self, app):
+        """How many records the ledger holds as synced."""
+        with app.app_context():
+            return counts(self.connector, self.stream)["synced"]
+
+    def retry(self, app, key):
+        """Ask for one failed record to be sent again by the next run; return how many were set."""
+        with app.app_context():
+            record_id = db.session.scalar(select(SyncRecord.id).where(
+                SyncRecord.connector == self.connector, SyncRecord.stream == self.stream,
+                SyncRecord.source_key == key))
+            changed = retry(ids=[record_id])
+            db.session.commit()
+            return changed
+
+    def pushed(self, run):
+        """How many records a run sent."""
+        return run.counters.get("pushed")
+
 
 class PushConformanceSuite(ConformanceSuite):
     """Every push stream: each record sent once, changes updated, one refusal fails alone, a failing
@@ -168,28 +191,26 @@ class PushConformanceSuite(ConformanceSuite):
     adapter: PushAdapter = None
 
     def _push(self, app, source):
-        run = run_job(app, source.job_id, timeout=180)
+        run = run_job(app, source.job_id, source.params, timeout=180)
         assert run.status == "succeeded", run.reason
         return run
-
-    def _synced(self, app, source):
-        with app.app_context():
-            return counts(source.connector, source.stream)["synced"]
 
     def test_a_full_push_sends_each_record_once_and_a_second_sends_nothing(self, app, source):
         self._push(app, source)
         held, creates = source.target(app), source.creates(app)
-        assert len(held) == source.expected(app) == self._synced(app, source) > 0
+        assert len(held) == source.expected(app) == source.synced(app) > 0
         again = self._push(app, source)
-        assert again.counters.get("pushed") == 0 and source.creates(app) == creates and source.target(app) == held
+        assert source.pushed(again) == 0 and source.creates(app) == creates and source.target(app) == held
 
     def test_a_changed_record_is_updated_not_created_again(self, app, source):
+        if not source.updates:
+            pytest.skip(f"{source.job_id} sends a record once: a change after that is not sent")
         self._push(app, source)
         before, creates = source.target(app), source.creates(app)
         key = source.change_source(app)
         run = self._push(app, source)
         after = source.target(app)
-        assert run.counters.get("pushed") == 1 and source.creates(app) == creates
+        assert source.pushed(run) == 1 and source.creates(app) == creates
         assert after[key] != before[key] and {k: v for k, v in after.items() if k != key} == \
             {k: v for k, v in before.items() if k != key}
 
@@ -199,18 +220,13 @@ class PushConformanceSuite(ConformanceSuite):
         assert run.rows_failed == 1 + source.refused(app) and key not in source.target(app)
         assert len(source.target(app)) == source.expected(app) - 1
         source.heal_target(app)
-        with app.app_context():
-            record_id = db.session.scalar(select(SyncRecord.id).where(
-                SyncRecord.connector == source.connector, SyncRecord.stream == source.stream,
-                SyncRecord.source_key == key))
-            assert retry(ids=[record_id]) == 1
-            db.session.commit()
+        assert source.retry(app, key) == 1
         self._push(app, source)
         assert key in source.target(app) and len(source.target(app)) == source.expected(app)
 
     def test_a_failing_target_fails_the_run_and_the_rerun_sends_nothing_twice(self, app, source):
         source.break_target(app)
-        run = run_job(app, source.job_id, timeout=180)
+        run = run_job(app, source.job_id, source.params, timeout=180)
         assert run.status == "failed" and run.reason
         source.heal_target(app)
         self._push(app, source)
@@ -218,7 +234,7 @@ class PushConformanceSuite(ConformanceSuite):
 
     def test_terminate_mid_run_stops_between_batches_and_the_rerun_completes(self, app, source):
         source.slow_target(app)
-        run_id, _ = queue(app, source.job_id)
+        run_id, _ = queue(app, source.job_id, source.params)
         wait_for(lambda: get_run(app, run_id).progress_done >= source.mid_run_progress, timeout=90,
                  message="the push part-way")
         with app.app_context():

@@ -46,6 +46,9 @@ connector = Connector(
         ConfigKey("QBO_CLIENT_SECRET", ""),
         ConfigKey("QBO_TIMEOUT", 30.0, "Seconds to wait for QuickBooks per request.", float),
         ConfigKey("QBO_CONCURRENCY", 8, "Requests in flight per company (QuickBooks allows 10 per realm).", int),
+        ConfigKey("QBO_BATCH_SIZE", 30, "Receipts per batch request (QuickBooks takes at most 30).", int),
+        ConfigKey("QBO_RETRIES", 5, "Resends of a request on 429 (after Retry-After), 5xx and lost answers; every "
+                  "write carries a request id, so a resend never creates twice.", int),
     ),
     demo_setup=onboard_demo_companies,
     fake=FakeSource(server=("-m", "app.fakes.epos_qbo", "--client-id", DEMO_CLIENT[0], "--client-secret",

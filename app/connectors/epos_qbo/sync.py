@@ -9,6 +9,7 @@
 5. Reconcile: EPOS net takings vs the QBO receipts of that day → MATCH / MISMATCH and the difference.
 """
 import hashlib
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -72,12 +73,15 @@ class Company:
         return company
 
 
-def sync_day(ctx, conn, day, cutoff):
-    """Sync and reconcile one Company for one TradingDay; returns its DayResult."""
+def sync_day(ctx, conn, day, cutoff, progress=None):
+    """Sync and reconcile one Company for one TradingDay; returns its DayResult.
+
+    `progress(done, total)` hears of receipts as their batches are recorded (a single-company run
+    shows them; the all-companies run counts companies instead)."""
     started = time.monotonic()
     result = DayResult(conn.key, day.day)
     try:
-        _sync(ctx, conn, day, cutoff, result)
+        _sync(ctx, conn, day, cutoff, result, progress or (lambda done, total: None))
     except Exception as exc:
         db.session.rollback()
         _store(ctx, result, time.monotonic() - started, message=str(exc)[:2000])
@@ -86,7 +90,7 @@ def sync_day(ctx, conn, day, cutoff):
     return result
 
 
-def _sync(ctx, conn, day, cutoff, result):
+def _sync(ctx, conn, day, cutoff, result, progress):
     config, options, secrets = current_app.config, conn.options, conn.secrets
     _check_ready(conn, secrets)
     with EposClient(config["EPOS_BASE_URL"], secrets.get("epos_api_key"), secrets.get("epos_api_secret"),
@@ -100,7 +104,7 @@ def _sync(ctx, conn, day, cutoff, result):
     keeper = tokens.TokenKeeper(conn.id, conn.label, config["QBO_TOKEN_URL"], config["QBO_CLIENT_ID"],
                                 config["QBO_CLIENT_SECRET"], timeout=config["QBO_TIMEOUT"])
     with QboClient(config["QBO_API_URL"], options.get("qbo_realm_id"), keeper, timeout=config["QBO_TIMEOUT"],
-                   concurrency=config["QBO_CONCURRENCY"]) as qbo:
+                   retries=config["QBO_RETRIES"], concurrency=config["QBO_CONCURRENCY"]) as qbo:
         claimed = ledger.claim(conn.key, day.day, wanted, ctx.run_id)
         result.existing, result.elsewhere = len(claimed.synced), len(claimed.elsewhere)
         if claimed.elsewhere:
@@ -108,7 +112,8 @@ def _sync(ctx, conn, day, cutoff, result):
                             conn.key, day.day, len(claimed.elsewhere))
         in_qbo = _qbo_receipts(qbo, day.day, options["doc_prefix"])
         to_post = _record_found(claimed.mine, wanted, in_qbo, result)
-        _post(ctx, qbo, conn.key, to_post, wanted, in_qbo, result)
+        progress(len(wanted) - len(to_post), len(wanted))
+        _post(ctx, qbo, conn.key, to_post, wanted, in_qbo, result, progress)
         _reconcile(qbo, day.day, options["doc_prefix"], result)
 
 
@@ -154,25 +159,43 @@ def _record_found(mine, wanted, in_qbo, result):
     return to_post
 
 
-def _post(ctx, qbo, company, to_post, wanted, in_qbo, result):
-    """Post in batches of 30, QBO_CONCURRENCY batches in flight; outcomes are written batch by batch."""
+def _post(ctx, qbo, company, to_post, wanted, in_qbo, result, progress):
+    """Post in batches (30 at most), QBO_CONCURRENCY batches in flight; outcomes are written batch by
+    batch. After an error or Terminate no new batch is sent: unsent rows stay pending, for the next run."""
+    app = current_app._get_current_object()
+    size = max(1, min(MAX_BATCH, app.config["QBO_BATCH_SIZE"]))
     ids = sorted(to_post, key=lambda k: (len(k), k))
-    batches = [ids[i:i + MAX_BATCH] for i in range(0, len(ids), MAX_BATCH)]
-    error, app = None, current_app._get_current_object()
+    batches = [ids[i:i + size] for i in range(0, len(ids), size)]
+    error, stop, done = None, threading.Event(), len(wanted) - len(to_post)
     with ThreadPoolExecutor(max_workers=app.config["QBO_CONCURRENCY"], thread_name_prefix=f"qbo-{company}") as pool:
-        futures = {pool.submit(_in_app, app, _send_batch, qbo, company, batch, wanted): batch for batch in batches}
+        futures = [pool.submit(_in_app, app, _send_batch, qbo, company, batch, wanted, stop) for batch in batches]
         for future in as_completed(futures):
             try:
                 outcomes = future.result()
             except Exception as exc:  # unknown outcome: its rows stay pending, found by DocNumber next time
-                error = error or exc
+                error, _ = error or exc, stop.set()
+                continue
+            if outcomes is None:  # not sent: the run is stopping
                 continue
             _resolve_duplicates(outcomes, wanted, qbo, in_qbo)
             ledger.record([{**o, "id": to_post[o["epos_id"]]} for o in outcomes])
             _count(ctx, result, outcomes)
-            ctx.check_cancelled()
+            done += len(outcomes)
+            error = error or _stopping(ctx, stop, lambda: progress(done, len(wanted)))
     if error is not None:
         raise error
+
+
+def _stopping(ctx, stop, report):
+    """Report progress and look for Terminate or the time limit (ctx.progress raises them too); an error
+    is kept, and no new batch sent, so that the batches in flight are recorded before it is raised."""
+    try:
+        report()
+        ctx.check_cancelled()
+    except Exception as exc:
+        stop.set()
+        return exc
+    return None
 
 
 def _in_app(app, func, *args):
@@ -181,7 +204,9 @@ def _in_app(app, func, *args):
         return func(*args)
 
 
-def _send_batch(qbo, company, batch, wanted):
+def _send_batch(qbo, company, batch, wanted, stop):
+    if stop.is_set():
+        return None
     request_id = hashlib.sha1(f"{company}|{'|'.join(batch)}".encode()).hexdigest()
     items = [(str(n), wanted[epos_id].kind, wanted[epos_id].body) for n, epos_id in enumerate(batch, 1)]
     created, refused = qbo.batch(items, request_id)
