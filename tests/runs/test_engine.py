@@ -1,12 +1,14 @@
 """The runs engine in one process: execution, single flight, cancel, timeout, locks, dependencies."""
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select, update
 
 from app.db import utcnow
 from app.extensions import db
 from app.runs import lock
 from app.runs.models import Run, RunLock
+from app.runs.registry import Param, get_job, job
 from tests.conftest import wait_for
 from tests.jobs import test_items
 from tests.runs.helpers import count_runs, get_run, log_messages, queue, wait_status
@@ -223,3 +225,26 @@ def test_every_stderr_line_of_a_run_carries_its_run_id(app, executor):
     assert from_run and all(r.run_id == run_id for r in from_run)
     library = [r for r in records if r.name == "tests.jobs.library"]
     assert library and library[0].run_id == run_id
+
+
+def test_a_lock_naming_a_param_is_one_lock_per_value():
+    @job("tests.per_company", title="Per company", connector="tests", lock="tests:{company}",
+         params=(Param("company", required=True), Param("date", "date")))
+    def per_company(ctx):
+        pass
+
+    declared = get_job("tests.per_company")
+    assert declared.lock_key_for({"company": "co01", "date": "2026-03-27"}) == "tests:co01"
+    assert declared.lock_key_for({"company": "co02"}) == "tests:co02"
+    with pytest.raises(ValueError, match="names \\['shop'\\]"):
+        job("tests.bad_lock", lock="tests:{shop}", params=(Param("company"),))(lambda ctx: None)
+
+
+def test_runs_of_a_per_param_lock_take_their_own_key(app):
+    @job("tests.per_shop", title="Per shop", connector="tests", lock="tests:{shop}", params=(Param("shop"),))
+    def per_shop(ctx):
+        pass
+
+    first, _ = queue(app, "tests.per_shop", {"shop": "a"})
+    second, _ = queue(app, "tests.per_shop", {"shop": "b"})
+    assert (get_run(app, first).lock_key, get_run(app, second).lock_key) == ("tests:a", "tests:b")
