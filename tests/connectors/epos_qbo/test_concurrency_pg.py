@@ -72,3 +72,34 @@ def test_many_forced_refreshes_from_two_processes_all_succeed(app, epos_qbo_targ
     assert codes == [0, 0], procs.tail()
     refreshes = fakes.truth(1)["refreshes"]
     assert 15 <= refreshes <= 30  # each forced renewal refreshed, or used the one the other had just stored
+
+
+def test_a_worker_killed_after_qbo_accepted_receipts_then_a_rerun_posts_none_twice(app, epos_qbo_target, procs):
+    fakes = epos_qbo_target
+    # QBO stores every batch and then answers 500: the worker keeps resending (same request ids) until killed.
+    fakes.qbo_faults(realm=realm(1), accept_then_fail_next=10_000)
+    env = {**_env(app, fakes), "QBO_RETRIES": 50}
+    victim = procs.worker("--no-scheduler", **env)
+    run_id, _ = queue(app, "epos_qbo.sync_company", {"company": "co01", "date": DAY.isoformat()})
+    wait_for(lambda: fakes.doc_numbers(1), timeout=60, interval=0.05, message=f"QBO to accept\n{procs.tail()}")
+    procs.kill(victim)
+    accepted = set(fakes.doc_numbers(1))
+    with app.app_context():
+        recorded = db.session.scalar(select(func.count()).select_from(EposQboReceipt).where(
+            EposQboReceipt.company == "co01", EposQboReceipt.status == "synced"))
+    assert recorded < len(accepted), "the crash left receipts QBO holds but we did not record"
+
+    procs.worker("--no-scheduler", **env)
+    lost = wait_for(lambda: _ended(app, run_id), timeout=30, interval=0.1, message="the killed run to be failed")
+    assert (lost.status, lost.reason) == ("failed", "runner lost")
+    fakes.qbo_faults()
+    rerun_id, _ = queue(app, "epos_qbo.sync_company", {"company": "co01", "date": DAY.isoformat()})
+    rerun = wait_for(lambda: _ended(app, rerun_id), timeout=120, interval=0.1, message=f"rerun\n{procs.tail()}")
+    assert rerun.status == "succeeded", rerun.reason
+    docs = Counter(r["DocNumber"] for r in fakes.truth(1)["receipts"])
+    assert max(docs.values()) == 1 and accepted <= set(docs)
+    assert sum(docs.values()) == fakes.epos_truth(1, DAY)["count"]
+    with app.app_context():
+        found = db.session.scalar(select(func.count()).select_from(EposQboReceipt).where(
+            EposQboReceipt.company == "co01", EposQboReceipt.message.like("found in QuickBooks by its DocNumber%")))
+    assert found >= len(accepted) - recorded
