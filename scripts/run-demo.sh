@@ -9,6 +9,10 @@ PORT=${PORT:-5000}
 export FLASK_APP=wsgi
 
 mkdir -p instance
+# One key for every process of the demo, kept across restarts: `flask demo setup` encrypts the demo
+# companies' credentials with it and gunicorn must decrypt them (an unset SECRET_KEY is random per process).
+[ -s instance/secret_key ] || "$BIN/python" -c "import secrets; print(secrets.token_hex(32))" > instance/secret_key
+export SECRET_KEY="${SECRET_KEY:-$(cat instance/secret_key)}"
 # The launcher prepares and starts each connector's fake (app/fakes/launch.py), writes the config that
 # points the app at them, then prints "ready"; wait for that line before going on.
 coproc FAKES { exec "$BIN/python" -m app.fakes.launch --instance instance --env-file instance/demo.env; }

@@ -12,12 +12,14 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from app.connectors.base import FakeSource
 from app.fakes.billing import create_and_seed
+from app.fakes.launch import running
 from tests.fakes.servers import FakeControls, fake_uisp
 
 from .helpers import ADMIN, RECORDER_JS, VIEWER, login
@@ -29,6 +31,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 UISP_KEY = "browser-uisp-key"
+# The fake EPOS Now + QuickBooks pair: companies co01..co03, sales of the ten trading dates (UTC, cutoff
+# 00:00, the app's defaults) ending yesterday, so the Overview's target trading date has sales.
+EPOS_QBO_CLIENT = ("browser-client", "browser-secret")
+EPOS_QBO_COMPANIES = {"co01": "Alder Bakery", "co02": "Birch Deli", "co03": "Cedar Bar"}
 STARTUP_TIMEOUT = 30  # seconds for gunicorn + engine to report healthy
 ARTIFACTS = Path(os.environ.get("BROWSER_ARTIFACTS_DIR") or Path(tempfile.gettempdir()) / "syncdeck-browser-artifacts")
 
@@ -125,8 +131,47 @@ def ccb_demo(tmp_path_factory):
     return url
 
 
+def epos_qbo_yesterday():
+    """The target trading date of the live server: yesterday in UTC (business timezone UTC, cutoff 00:00)."""
+    return datetime.now(timezone.utc).date() - timedelta(days=1)
+
+
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory, fake_uisp_server, ccb_demo):
+def fake_epos_qbo():
+    """The fake EPOS/QBO pair as its own process; yields its root URL."""
+    with running(FakeSource(server=("-m", "app.fakes.epos_qbo")), "--companies", len(EPOS_QBO_COMPANIES),
+                 "--days", 10, "--per-day", 30, "--seed", 7, "--timezone", "UTC",
+                 "--end-date", epos_qbo_yesterday().isoformat(), "--client-id", EPOS_QBO_CLIENT[0],
+                 "--client-secret", EPOS_QBO_CLIENT[1]) as url:
+        yield url
+
+
+# Run inside the server's database before it starts: co01..co03 onboarded as connections with the fake's
+# starting tokens (as tests/connectors/epos_qbo/conftest.py does), companies started without a stagger.
+EPOS_QBO_ONBOARD_SCRIPT = """
+from app import create_app
+from app import settings
+from app.connectors.base.connections import Connection, write_secrets, write_settings
+from app.extensions import db
+app = create_app()
+with app.app_context():
+    settings.put("epos_qbo_stagger_seconds", 0, "browser-tests")
+    for n, (key, name) in enumerate(%r.items(), start=1):
+        realm = f"91300000000000{n:02d}"
+        conn = Connection(connector="epos_qbo", key=key, display_name=name, active=True, version=1,
+                          settings={}, secrets="", updated_by="browser-tests")
+        db.session.add(conn)
+        write_settings(conn, {"qbo_realm_id": realm, "doc_prefix": "EPOS-", "qbo_item": "1",
+                              "qbo_deposit_account": "35"}, "browser-tests")
+        write_secrets(conn, {"epos_api_key": f"key-{key}", "epos_api_secret": f"secret-{key}",
+                             "qbo_refresh_token": f"rt-{realm}-0", "qbo_access_token": f"at-{realm}-0"},
+                      "browser-tests")
+    db.session.commit()
+""" % (EPOS_QBO_COMPANIES,)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory, fake_uisp_server, ccb_demo, fake_epos_qbo):
     _ensure_chromium()
     tmp = tmp_path_factory.mktemp("browser-server")
     db_path = tmp / "syncdeck.db"
@@ -138,13 +183,17 @@ def live_server(tmp_path_factory, fake_uisp_server, ccb_demo):
                SLEEPY_DELAY="0.5",  # a 2.5 s refresh: the button's 0.8 s polls paint mid-run progress
                UISP_BASE_URL=fake_uisp_server.base_url, UISP_APP_KEY=UISP_KEY, UISP_PAGE_SIZE="50",
                BILLING_DB_URL=ccb_demo, BILLING_CHUNK_ROWS="200",
-               BILLING_CHUNK_PAUSE_SECONDS="0.15")  # ten chunks over ~1.5 s: progress is seen mid-batch
+               BILLING_CHUNK_PAUSE_SECONDS="0.15",  # ten chunks over ~1.5 s: progress is seen mid-batch
+               EPOS_BASE_URL=f"{fake_epos_qbo}/epos", QBO_API_URL=f"{fake_epos_qbo}/qbo",
+               QBO_TOKEN_URL=f"{fake_epos_qbo}/qbo/oauth2/v1/tokens/bearer",
+               QBO_CLIENT_ID=EPOS_QBO_CLIENT[0], QBO_CLIENT_SECRET=EPOS_QBO_CLIENT[1])
 
     setup_env = dict(env, SYNCDECK_NO_ENGINE="1")
     _flask(["db", "upgrade"], setup_env)
     _flask(["users", "create", ADMIN[0], "--password", ADMIN[1], "--admin"], setup_env)
     _flask(["users", "create", VIEWER[0], "--password", VIEWER[1], "--role", "viewer"], setup_env)
     _run([str(VENV_BIN / "python"), "-c", SETTINGS_SCRIPT], setup_env)
+    _run([str(VENV_BIN / "python"), "-c", EPOS_QBO_ONBOARD_SCRIPT], setup_env)
 
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
