@@ -168,7 +168,7 @@ def _post(ctx, qbo, company, to_post, wanted, in_qbo, result, progress):
     batches = [ids[i:i + size] for i in range(0, len(ids), size)]
     error, stop, done = None, threading.Event(), len(wanted) - len(to_post)
     with ThreadPoolExecutor(max_workers=app.config["QBO_CONCURRENCY"], thread_name_prefix=f"qbo-{company}") as pool:
-        futures = [pool.submit(_in_app, app, _send_batch, qbo, company, batch, wanted, stop) for batch in batches]
+        futures = [pool.submit(_in_app, app, _send_batch, qbo, company, ctx.run_id, batch, wanted, stop) for batch in batches]
         for future in as_completed(futures):
             try:
                 outcomes = future.result()
@@ -204,10 +204,12 @@ def _in_app(app, func, *args):
         return func(*args)
 
 
-def _send_batch(qbo, company, batch, wanted, stop):
+def _send_batch(qbo, company, run_id, batch, wanted, stop):
     if stop.is_set():
         return None
-    request_id = hashlib.sha1(f"{company}|{'|'.join(batch)}".encode()).hexdigest()
+    # Stable for this run's resends (Intuit replays the answer), new for the next run: a batch refused
+    # once must be really sent again after its cause is fixed, not answered from Intuit's memory.
+    request_id = hashlib.sha1(f"{company}|{run_id}|{'|'.join(batch)}".encode()).hexdigest()
     items = [(str(n), wanted[epos_id].kind, wanted[epos_id].body) for n, epos_id in enumerate(batch, 1)]
     created, refused = qbo.batch(items, request_id)
     outcomes = []

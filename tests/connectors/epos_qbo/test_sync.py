@@ -144,3 +144,16 @@ def test_a_wrong_epos_secret_is_named(app, epos_qbo):
         db.session.commit()
     run = sync(app, DAY, "co02")
     assert run.status == "failed" and "EPOS refused the company's API key" in run.reason
+
+
+def test_a_day_whose_every_receipt_was_refused_is_posted_once_the_cause_is_fixed(app, epos_qbo):
+    day = date(2026, 4, 5)  # no seeded sales: the whole day is these two, so the rerun's batch is the same
+    ids = epos_qbo.add_sales(1, [{"DateTime": f"{day}T10:00:00", "TotalAmount": 4.0, "TransactionType": "Sale",
+                                  "StatusId": 1}, {"DateTime": f"{day}T11:00:00", "TotalAmount": 6.0,
+                                                   "TransactionType": "Sale", "StatusId": 1}])
+    epos_qbo.qbo_faults(realm=realm(1), reject_doc=[f"EPOS-{i}" for i in ids])
+    assert sync(app, day, "co01").rows_failed == 2
+    epos_qbo.qbo_faults()
+    assert sync(app, day, "co01").status == "succeeded"
+    assert _recon(app, "co01", day).status == "MATCH"
+    assert sorted(epos_qbo.doc_numbers(1)) == sorted(f"EPOS-{i}" for i in ids)
