@@ -7,7 +7,7 @@ FLASK := FLASK_APP=wsgi $(BIN)/flask
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite test-postgres venv bench bench-uisp bench-billing bench-crm vendor clean
+.PHONY: run test test-sqlite test-postgres venv bench bench-uisp bench-billing bench-crm bench-qbo vendor clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ bench-uisp: venv
 
 bench-crm: venv
 	$(BIN)/python bench/crm_push.py
+
+bench-qbo: venv
+	$(BIN)/python bench/qbo_all_companies.py
 
 # dlt and pyarrow are the billing bench's peers, not the app's dependencies.
 bench-billing: venv
