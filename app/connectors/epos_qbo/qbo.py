@@ -91,13 +91,16 @@ class QboClient(SessionClient):
         with self._slots:
             response = self._send(method, path, token, **kwargs)
             if response.status_code == 401:
-                response = self._send(method, path, self.tokens.renewed(token), **kwargs)
+                token = self.tokens.renewed(token)
+                response = self._send(method, path, token, **kwargs)
+            body = _json_or_none(response)
             for _ in range(self.resends):
-                if response.status_code != 200 or _is_json(response):
+                if response.status_code != 200 or body is not None:
                     break
                 # A garbled 200: with a request id, asking again returns the first answer, never a second entity.
                 response = self._send(method, path, token, **kwargs)
-        return _decoded(method, path, response)
+                body = _json_or_none(response)
+        return _decoded(method, path, response, body)
 
     def _send(self, method, path, token, **kwargs):
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
@@ -107,21 +110,19 @@ class QboClient(SessionClient):
             raise QboError(f"QuickBooks did not answer {method} {path}: {root_cause(exc)}") from None
 
 
-def _is_json(response):
+def _json_or_none(response):
+    """The decoded body, or None when it is not JSON (every QBO answer is a JSON object)."""
     try:
-        response.json()
-        return True
+        return response.json()
     except ValueError:
-        return False
+        return None
 
 
-def _decoded(method, path, response):
+def _decoded(method, path, response, body):
     where = f"{method} {path}"
-    try:
-        body = response.json()
-    except ValueError:
+    if body is None:
         raise QboError(f"QuickBooks sent malformed JSON for {where} ({response.status_code}): "
-                       f"{response.text[:80]!r}", response.status_code) from None
+                       f"{response.text[:80]!r}", response.status_code)
     if response.status_code != 200:
         code, text = _fault_code_and_text((body or {}).get("Fault") if isinstance(body, dict) else None)
         raise QboError(f"QuickBooks answered {where} with {response.status_code}: {text}", response.status_code, code)

@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound
 
+from ..control_json import is_count, json_body
 from .data import Seeding, default_end_date, local_text, money, render
 from .state import State
 
@@ -150,7 +151,7 @@ def _add_controls(app, st):
 
     @app.post("/_fake/transactions")
     def add_transactions():
-        body = _body()
+        body = json_body()
         listed = body.get("transactions")
         if not isinstance(listed, list) or not listed:
             raise BadRequest("transactions must be a non-empty list")
@@ -160,7 +161,7 @@ def _add_controls(app, st):
 
     @app.post("/_fake/companies")
     def ensure_companies():
-        count = _body().get("count")
+        count = json_body().get("count")
         if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 999:
             raise BadRequest("count must be an integer from 1 to 999")
         seeded = st.seed(count)  # the slow part, outside the lock
@@ -185,9 +186,9 @@ def _add_controls(app, st):
 
     @app.post("/_fake/faults")
     def faults():
-        body = _body()
+        body = json_body()
         numbers = ("latency_ms", "fail_next", "malformed_next")
-        if not all(_is_count(body.get(k)) for k in numbers) or (body.get("status") or 503) not in range(400, 600):
+        if not all(is_count(body.get(k)) for k in numbers) or (body.get("status") or 503) not in range(400, 600):
             raise BadRequest(f"{', '.join(numbers)} are numbers >= 0; status an HTTP error status")
         with st.lock:
             if body.get("company") is not None:
@@ -227,18 +228,6 @@ def _known_company(st, key):
     if key not in st.companies:
         raise NotFound(f"No company {key!r}")
     return key
-
-
-def _body():
-    body = request.get_json(force=True, silent=True)
-    body = {} if body is None and not request.get_data() else body
-    if not isinstance(body, dict):
-        raise BadRequest("The request body must be a JSON object")
-    return body
-
-
-def _is_count(value):
-    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0)
 
 
 def _add_errors(app):

@@ -58,6 +58,7 @@ import time
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound
 
+from ..control_json import is_count, json_body
 from . import receipts, wire
 from .state import ACCESS_SECONDS, ENTITY_TYPES, REFRESH_SECONDS, Limits, State
 
@@ -255,7 +256,7 @@ def _add_controls(app, st):
 
     @app.post("/_fake/realms")
     def ensure_realms():
-        count = _body().get("count")
+        count = json_body().get("count")
         if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 9999:
             raise BadRequest("count must be an integer from 1 to 9999")
         with st.lock:
@@ -270,13 +271,13 @@ def _add_controls(app, st):
     @app.post("/_fake/revoke")
     def revoke_realm():
         with st.lock:
-            _known_realm(st, _body().get("realm")).revoke()
+            _known_realm(st, json_body().get("realm")).revoke()
         return jsonify(ok=True)
 
     @app.route("/_fake/clock", methods=["GET", "POST"])
     def clock():
         if request.method == "POST":
-            advance = _body().get("advance", 0)
+            advance = json_body().get("advance", 0)
             if isinstance(advance, bool) or not isinstance(advance, (int, float)):
                 raise BadRequest("advance is a number of seconds")
             with st.lock:
@@ -298,8 +299,8 @@ def _add_controls(app, st):
 
     @app.post("/_fake/faults")
     def faults():
-        body = _body()
-        if not all(_is_count(body.get(k)) for k in FAULT_NUMBERS) or \
+        body = json_body()
+        if not all(is_count(body.get(k)) for k in FAULT_NUMBERS) or \
                 (body.get("status") or 500) not in FAULT_STATUSES or \
                 not isinstance(body.get("reject_doc") or [], list):
             raise BadRequest(f"{', '.join(FAULT_NUMBERS)} are numbers >= 0, status one of {FAULT_STATUSES}, "
@@ -317,18 +318,6 @@ def _known_realm(st, realm_id):
     if realm is None:
         raise NotFound(f"No realm {realm_id!r}")
     return realm
-
-
-def _body():
-    body = request.get_json(force=True, silent=True)
-    body = {} if body is None and not request.get_data() else body
-    if not isinstance(body, dict):
-        raise BadRequest("The request body must be a JSON object")
-    return body
-
-
-def _is_count(value):
-    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0)
 
 
 def _add_errors(app, st):
