@@ -79,17 +79,18 @@ def companies():
     rows = []
     all_companies = views.companies()
     latest = views.last_successful(c.key for c in all_companies)
+    tokens = {conn.key: views.token_state(conn, days) for conn in all_companies}  # one decryption each
     for conn in all_companies:
         if q and q.lower() not in f"{conn.display_name} {conn.key}".lower():
             continue
         if state and conn.active != (state == "active"):
             continue
-        token = views.token_state(conn, days)
+        token = tokens[conn.key]
         if health and token[0] != health:
             continue
         rows.append((conn, token, latest.get(conn.key)))
     rows.sort(key=_sorter(sort), reverse=request.args.get("dir") == "desc")
-    summary = {s: sum(1 for c in all_companies if views.token_state(c, days)[0] == s) for s in HEALTH_STATES}
+    summary = {s: sum(1 for token in tokens.values() if token[0] == s) for s in HEALTH_STATES}
     return render_template("epos_qbo/companies.html", rows=rows, q=q or "", state=state or "", health=health or "",
                            sort=sort, direction=request.args.get("dir", "asc"), health_states=HEALTH_STATES,
                            summary=summary, total=len(all_companies), stale_hours=settings.get("epos_qbo_stale_hours_warning"),
