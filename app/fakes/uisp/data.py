@@ -69,7 +69,11 @@ class Dataset:
         self.payments = []
         self.client_services = []   # cid-1 -> (start, end) into services
         self.client_invoices = []   # cid-1 -> (start, end) into invoices
-        self.client_payments = []   # cid-1 -> list of payment ids (generated ones are contiguous)
+        self.client_payments = []   # cid-1 -> list of live payment ids (generated ones are contiguous)
+        self.api_payments = []      # ids of payments created through POST /payments, in order
+        self.deleted_payments = []  # ids deleted through DELETE /payments/<id>, in order (tombstones)
+        self.by_provider_id = {}    # providerPaymentId -> list of payment ids (live or not; readers check)
+        self.live_payments = 0      # payments not deleted
         self.periods = {}           # service id -> list of [period_id, start_ord, end_ord|None]
         self.next_period_id = 1
         self.next_cover_id = 1
@@ -177,6 +181,7 @@ class Dataset:
             self.client_invoices.append((i_start, len(self.invoices)))
             self.client_payments.append(pay_ids)
         self.next_cover_id = len(self.payments) + 1
+        self.live_payments = len(self.payments)
         self._ensure_all_service_statuses()
 
     def _add_period(self, sid, start, end):
@@ -213,7 +218,12 @@ class Dataset:
         return self.invoices[iid - 1] if 1 <= iid <= len(self.invoices) else None
 
     def payment(self, pid):
+        """The live payment with this id, or None (unknown, or deleted: ds.payments keeps None tombstones)."""
         return self.payments[pid - 1] if 1 <= pid <= len(self.payments) else None
+
+    def live(self):
+        """Every payment not deleted, in id order."""
+        return [p for p in self.payments if p is not None]
 
     def services_of(self, cid):
         a, b = self.client_services[cid - 1]
@@ -224,7 +234,30 @@ class Dataset:
         return self.invoices[a:b]
 
     def payments_of(self, cid):
-        return [self.payments[p - 1] for p in self.client_payments[cid - 1]]
+        return [p for p in (self.payments[i - 1] for i in self.client_payments[cid - 1]) if p is not None]
+
+    def payments_by_provider_id(self, provider_payment_id):
+        return [p for p in (self.payments[i - 1] for i in self.by_provider_id.get(provider_payment_id, ()))
+                if p is not None]
+
+    def plan_covers(self, cid, amount_c, invoice_ids=None, apply=True):
+        """[(invoice, cents)] that a payment of amount_c would cover, oldest open invoice first; mutates nothing."""
+        plan = []
+        rest = amount_c
+        if cid is not None and apply and rest > 0:
+            cands = [i for i in self.invoices_of(cid) if i[I_STATUS] in (1, 2)]
+            if invoice_ids:
+                wanted = set(invoice_ids)
+                cands = [i for i in cands if i[I_ID] in wanted]
+            cands.sort(key=lambda i: (i[I_CREATED], i[I_ID]))
+            for inv in cands:
+                if rest <= 0:
+                    break
+                take = min(rest, inv[I_TOTAL] - inv[I_PAID])
+                if take > 0:
+                    plan.append((inv, take))
+                    rest -= take
+        return plan
 
     # ---------------------------------------------------------------- mutations
     def suspend(self, svc, day=None):
@@ -241,30 +274,65 @@ class Dataset:
                 p[2] = max(_dt.datetime.utcnow().date().toordinal(), p[1])
         self.version += 1
 
-    def add_payment(self, cid, amount_c, ts, method, extra, invoice_ids=None, apply=True):
+    def add_payment(self, cid, amount_c, ts, method, extra, invoice_ids=None, apply=True, via_api=False):
         pid = len(self.payments) + 1
         covers = []
         rest = amount_c
-        if cid is not None and apply and rest > 0:
-            cands = [i for i in self.invoices_of(cid) if i[I_STATUS] in (1, 2)]
-            if invoice_ids:
-                wanted = set(invoice_ids)
-                cands = [i for i in cands if i[I_ID] in wanted]
-            cands.sort(key=lambda i: (i[I_CREATED], i[I_ID]))
-            for inv in cands:
-                if rest <= 0:
-                    break
-                take = min(rest, inv[I_TOTAL] - inv[I_PAID])
-                inv[I_PAID] += take
-                inv[I_STATUS] = 3 if inv[I_PAID] >= inv[I_TOTAL] else 2
-                covers.append((self.next_cover_id, inv[I_ID], take))
-                self.next_cover_id += 1
-                rest -= take
+        for inv, take in self.plan_covers(cid, amount_c, invoice_ids, apply):
+            inv[I_PAID] += take
+            inv[I_STATUS] = invoice_status(inv)
+            covers.append((self.next_cover_id, inv[I_ID], take))
+            self.next_cover_id += 1
+            rest -= take
         credit = rest if cid is not None else 0
         if cid is not None and credit:
             self.clients[cid - 1][C_CREDIT] += credit
         self.payments.append([pid, cid, ts, amount_c, method, tuple(covers), credit, extra])
+        self.live_payments += 1
         if cid is not None:
             self.client_payments[cid - 1].append(pid)
+        provider_id = (extra or {}).get("providerPaymentId")
+        if provider_id is not None:
+            self.by_provider_id.setdefault(str(provider_id), []).append(pid)
+        if via_api:
+            self.api_payments.append(pid)
         self.version += 1
         return self.payments[-1]
+
+    def delete_payment(self, pid):
+        """Remove a payment and undo it: covers back off their invoices, its credit off the client.
+
+        Returns the removed record, or None when the id is unknown or already deleted. The slot stays as a
+        None tombstone so that every other payment keeps its id (ds.payments is indexed by id - 1)."""
+        p = self.payment(pid)
+        if p is None:
+            return None
+        for _cover_id, iid, take in p[P_COVERS]:
+            inv = self.invoice(iid)
+            if inv is None:
+                continue
+            inv[I_PAID] = max(0, inv[I_PAID] - take)
+            if inv[I_STATUS] in (1, 2, 3):
+                inv[I_STATUS] = invoice_status(inv)
+        cid = p[P_CLIENT]
+        if cid is not None:
+            if p[P_CREDIT]:
+                self.clients[cid - 1][C_CREDIT] -= p[P_CREDIT]
+            ids = self.client_payments[cid - 1]
+            # Newest first: the payments a test or a bank posting deletes are usually the ones it just made.
+            for k in range(len(ids) - 1, -1, -1):
+                if ids[k] == pid:
+                    del ids[k]
+                    break
+        self.payments[pid - 1] = None
+        self.deleted_payments.append(pid)
+        self.live_payments -= 1
+        self.version += 1
+        return p
+
+
+def invoice_status(inv):
+    """An issued invoice's status from its amounts: 3 paid, 2 partially paid, 1 unpaid."""
+    if inv[I_PAID] >= inv[I_TOTAL]:
+        return 3
+    return 2 if inv[I_PAID] > 0 else 1
