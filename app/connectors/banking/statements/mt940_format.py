@@ -1,20 +1,18 @@
 """SWIFT MT940 customer statements: one or more :20: blocks, optionally in {1:}{2:}{4: envelopes.
 
-Read tag by tag here rather than through the mt-940 package: that package matches :61: lines with a
-regular expression and passes over one that does not match, where a statement must be refused whole
-and the operator told which line is wrong.
+The mt-940 package reads each statement's tags; the file is first cut into its :20: blocks here, so
+that a statement the package refuses is reported with the file's line number and the reason.
 """
 import re
 from datetime import date
 from decimal import Decimal
 
+import mt940
+
 from .checks import normalise_account
 from .model import Line, Statement, StatementError
 
 _TAG = re.compile(r"^:(\d{2}[A-Z]?):")
-_BALANCE = re.compile(r"^([CD])(\d{6})([A-Z]{3})(\d{1,15},\d{0,2})$")
-_61 = re.compile(r"^(?P<date>\d{6})(?P<entry>\d{4})?(?P<mark>RC|RD|C|D)(?P<funds>[A-Z])?(?P<amount>\d{1,15},\d{0,2})"
-                 r"(?P<type>[NSF][A-Z0-9]{3})(?P<ref>.{0,16}?)(?://(?P<bank>.{1,16}))?$")
 _SUBFIELD = re.compile(r"(EREF|KREF|MREF|CRED|DEBT|SVWZ|ABWA|ABWE|NAME|IBAN)\+")
 MANDATORY = (("25", ":25: (account)"), ("60", ":60F: (opening balance)"), ("62", ":62F: (closing balance)"))
 
@@ -32,11 +30,11 @@ def parse(text: str):
 
 
 def _blocks(text):
-    """[[(line number, tag, value)]] per :20: statement, continuation lines joined to their tag."""
+    """[[line number, tag, value]] per :20: statement, continuation lines joined to their tag."""
     blocks, fields = [], None
     for number, raw in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
         line = raw.rstrip()
-        if line.startswith("{") or line in ("-", "-}", "") or line.startswith("-}"):
+        if line.startswith("{") or line.startswith("-") or not line:
             continue
         match = _TAG.match(line)
         if match:
@@ -55,57 +53,58 @@ def _blocks(text):
 
 
 def _statement(fields):
+    reference = fields[0][2].strip()
     seen = {tag[:2] for _, tag, _ in fields}
-    reference = next(value for _, tag, value in fields if tag == "20").strip()
     for prefix, label in MANDATORY:
         if prefix not in seen:
             raise StatementError(f"statement {reference}: no {label} tag; the file is incomplete.")
-    account, number, opening, closing, lines = "", "", None, None, []
-    for n, (line_no, tag, value) in enumerate(fields):
-        if tag == "25":
-            account = value.strip().split("/")[-1]
-        elif tag == "28C":
-            number = value.strip()
-        elif tag.startswith("60"):
-            opening = _balance(value, line_no, tag)
-        elif tag.startswith("62"):
-            closing = _balance(value, line_no, tag)
-        elif tag == "61":
-            details = fields[n + 1][2] if n + 1 < len(fields) and fields[n + 1][1] == "86" else ""
-            lines.append(_entry(value, details, line_no, opening[2] if opening else ""))
+    parsed = mt940.models.Transactions()
+    try:
+        parsed.parse("\n".join(f":{tag}:{value}" for _, tag, value in fields) + "\n-")
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise StatementError(_refusal(fields, exc)) from None
+    data = parsed.data
+    opening = data.get("final_opening_balance") or data.get("intermediate_opening_balance")
+    closing = data.get("final_closing_balance") or data.get("intermediate_closing_balance")
+    number = "/".join(filter(None, (data.get("statement_number"), data.get("sequence_number"))))
     statement_id = f"{reference}/{number}" if number else reference
+    currency = opening.amount.currency
+    lines = tuple(_line(tx.data, currency) for tx in parsed.transactions)
+    account = str(data.get("account_identification") or "").split("/")[-1]
     return Statement(format="mt940", account=normalise_account(account, f"statement {statement_id}: "),
-                     currency=opening[2], statement_id=statement_id, opening_balance=opening[0],
-                     opening_date=opening[1], closing_balance=closing[0], closing_date=closing[1], lines=tuple(lines))
+                     currency=currency, statement_id=statement_id, opening_balance=_money(opening.amount.amount),
+                     opening_date=_day(opening.date), closing_balance=_money(closing.amount.amount),
+                     closing_date=_day(closing.date), lines=lines)
 
 
-def _balance(value, line_no, tag):
-    match = _BALANCE.match(value.strip())
-    if not match:
-        raise StatementError(f"line {line_no}: :{tag}:{value.strip()[:40]} is not a balance (C|D, YYMMDD, currency, "
-                             "amount with a decimal comma).")
-    mark, day, currency, amount = match.groups()
-    value = _decimal(amount)
-    return (value if mark == "C" else -value), _yymmdd(day, line_no), currency
+def _refusal(fields, exc):
+    """The operator's message for a statement mt-940 refused: the file line and why."""
+    bad = str(exc.args[2]) if len(exc.args) > 2 else ""
+    for number, tag, value in fields:
+        if bad and value.split("\n")[0].strip() == bad.split("\n")[0].strip():
+            why = _why(value.split("\n")[0].strip()) if tag == "61" else "it does not read as that tag"
+            return f"line {number}: bad :{tag}: line {value.split(chr(10))[0].strip()[:60]!r}: {why}; nothing was imported."
+    return f"statement {fields[0][2].strip()}: {exc.args[0] if exc.args else exc}; nothing was imported."
 
 
-def _entry(value, details, line_no, currency):
-    first, _, supplementary = value.partition("\n")
-    match = _61.match(first.strip())
-    if not match:
-        raise StatementError(f"line {line_no}: bad :61: line {first.strip()[:60]!r}: {_why(first.strip())}; "
-                             "nothing was imported.")
-    booked = _yymmdd(match["date"], line_no)
-    amount = _decimal(match["amount"])
-    if match["mark"] in ("D", "RC"):
-        amount = -amount
-    ref = match["ref"].strip()
-    fields = _subfields(details)
-    remittance = fields.get("SVWZ", " ".join(details.split()) if not fields else "")
-    return Line(booking_date=booked, value_date=booked, amount=amount, currency=currency,
-                bank_reference=(match["bank"] or "").strip(), end_to_end_id=fields.get("EREF", ""),
-                reference="" if ref.upper() == "NONREF" else ref, name=fields.get("NAME", ""),
-                counterparty_account=fields.get("IBAN", ""), remittance=remittance)
+def _line(tx, currency):
+    fields = _subfields(tx.get("transaction_details") or "")
+    details = tx.get("transaction_details") or ""
+    reference = (tx.get("customer_reference") or "").strip()
+    booked = _day(tx.get("entry_date") or tx["date"])
+    return Line(booking_date=booked, value_date=_day(tx["date"]), amount=_money(tx["amount"].amount),
+                currency=tx.get("currency") or currency, bank_reference=(tx.get("bank_reference") or "").strip(),
+                end_to_end_id=fields.get("EREF", ""), reference="" if reference.upper() == "NONREF" else reference,
+                name=fields.get("NAME", ""), counterparty_account=fields.get("IBAN", ""),
+                remittance=fields.get("SVWZ", " ".join(details.split()) if not fields else ""))
+
+
+def _day(value):
+    return date(value.year, value.month, value.day)
+
+
+def _money(value):
+    return Decimal(value).quantize(Decimal("0.01"))
 
 
 def _why(line):
@@ -125,14 +124,3 @@ def _subfields(details):
     if len(parts) < 3:
         return {}
     return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts) - 1, 2)}
-
-
-def _decimal(amount):
-    return Decimal(amount.replace(",", ".") + ("0" if amount.endswith(",") else "")).quantize(Decimal("0.01"))
-
-
-def _yymmdd(raw, line_no):
-    try:
-        return date(2000 + int(raw[:2]), int(raw[2:4]), int(raw[4:6]))
-    except ValueError:
-        raise StatementError(f"line {line_no}: {raw} is not a date (YYMMDD).") from None
