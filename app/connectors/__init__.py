@@ -12,7 +12,7 @@ from ..auth.models import PERMISSIONS
 from .base import Connector, NavItem, connections, records
 
 # Each name is a package under app/connectors/ whose `connector` is a base.Connector.
-ENABLED_CONNECTORS: list[str] = ["uisp", "billing_db", "crm", "epos_qbo"]
+ENABLED_CONNECTORS: list[str] = ["uisp", "billing_db", "crm", "epos_qbo", "banking"]
 
 
 def load(name) -> Connector:

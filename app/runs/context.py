@@ -70,12 +70,14 @@ class RunContext:
         self._dirty = True
 
     # --- what jobs call -------------------------------------------------
-    def progress(self, done, total=None, message=""):
-        """Record progress (done of total) and check for cancellation."""
+    def progress(self, done, total=None, message="", check=True):
+        """Record progress (done of total) and check for cancellation (unless check=False: the job is
+        already stopping, e.g. undoing what it did after Terminate, and must be let finish that)."""
         with self._lock:
             self._progress = (int(done), None if total is None else int(total), message or "")
             self._dirty = True
-        self.check_cancelled()
+        if check:
+            self.check_cancelled()
 
     def count(self, **deltas):
         """Add to the row counters (standard or declared by the job): count(fetched=100, pushed=90)."""

@@ -52,6 +52,13 @@ class UispClient(SessionClient):
     def patch(self, path, body=None):
         return self._call("PATCH", path, json=body if body is not None else {})
 
+    def post(self, path, body):
+        """POST a JSON body; never resent by the transport (a lost answer must be looked up, not repeated)."""
+        return self._call("POST", path, json=body)
+
+    def delete(self, path):
+        return self._call("DELETE", path)
+
     def page(self, path, offset, limit, **params):
         """One page of a collection (a bare JSON array)."""
         rows = self.get(path, limit=limit, offset=offset, **params)
