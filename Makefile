@@ -7,7 +7,7 @@ FLASK := FLASK_APP=wsgi $(BIN)/flask
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite test-postgres venv bench bench-uisp bench-billing bench-crm bench-qbo vendor clean
+.PHONY: run test test-sqlite test-postgres venv bench bench-uisp bench-billing bench-crm bench-qbo bench-banking vendor clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ bench-crm: venv
 
 bench-qbo: venv
 	$(BIN)/python bench/qbo_all_companies.py
+
+bench-banking: venv
+	$(BIN)/python bench/bulk_reconcile.py
 
 # dlt and pyarrow are the billing bench's peers, not the app's dependencies.
 bench-billing: venv

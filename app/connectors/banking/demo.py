@@ -8,6 +8,7 @@ with its allocation CSV in instance/demo-statements/ for a bulk reconciliation.
 """
 import io
 import logging
+import os
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -47,8 +48,7 @@ def demo_setup():
         log.warning("banking demo: could not read the fake UISP (%s); no demo statements", exc)
         return
     files = _statements(invoices, clients, date.today())
-    folder = current_app.instance_path + "/demo-statements"
-    import os
+    folder = os.path.join(current_app.instance_path, "demo-statements")
     os.makedirs(folder, exist_ok=True)
     for name, content, account_key in files:
         with open(os.path.join(folder, name), "wb") as handle:
@@ -83,12 +83,12 @@ def _open_invoices():
 
 def _statements(invoices, clients, today):
     """[(file name, bytes, account key)] of the demo files."""
-    by_client, used = {}, set()
+    by_client = {}
     for invoice in invoices:
         by_client.setdefault(invoice["clientId"], invoice)
     picks = list(by_client.values())
     credits = []
-    for n, invoice in enumerate(picks[:14]):  # invoice number in the remittance
+    for invoice in picks[:14]:  # invoice number in the remittance
         credits.append((invoice, f"INV {invoice['number']}", _name(clients, invoice)))
     for invoice in picks[14:24]:  # customer number in the remittance
         ident = clients.get(invoice["clientId"], {}).get("userIdent") or ""
@@ -99,11 +99,11 @@ def _statements(invoices, clients, today):
     bulk = [i for i in invoices if id(i) not in used and i["clientId"] not in {c[0]["clientId"] for c in credits}][:60]
     days = [today - timedelta(days=back) for back in range(8, 0, -1)]
     lines = []
-    for n, (invoice, text, name) in enumerate(credits):
-        lines.append(Line(booking_date=days[n % 6], value_date=days[n % 6], amount=_money(invoice["amountToPay"]),
+    for n, (invoice, text, name) in enumerate(credits):  # spread over the 8 days: every file gets some
+        lines.append(Line(booking_date=days[n % 8], value_date=days[n % 8], amount=_money(invoice["amountToPay"]),
                           currency="ZAR", bank_reference=f"DEMO{n + 1:06d}", reference="", name=name,
                           remittance=text))
-    for n in range(6):
+    for n in range(8):
         lines.append(Line(booking_date=days[n], value_date=days[n], amount=Decimal("-45.00"), currency="ZAR",
                           bank_reference=f"DEMOFEE{n + 1:04d}", name="Bank", remittance="Monthly account fee"))
     bulk_total = sum(_money(i["amountToPay"]) for i in bulk)
