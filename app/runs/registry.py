@@ -48,6 +48,8 @@ class Job:
     system: bool = False
     # Counters of its own beyond STANDARD_COUNTERS, e.g. ("pushed", "skipped").
     counters: tuple = ()
+    # What a person needs, beyond trigger_runs, to start it by hand (e.g. post_payments: it moves money).
+    permission: Optional[str] = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -66,7 +68,8 @@ _REGISTRY: dict[str, Job] = {}
 
 
 def job(job_id, *, title=None, connector=None, description="", cron=None, lock=None, after=(), params=(),
-        timeout=3600.0, refresh=False, freshness=False, stale_minutes=None, system=False, counters=()):
+        timeout=3600.0, refresh=False, freshness=False, stale_minutes=None, system=False, counters=(),
+        permission=None):
     """Register the decorated function as a job under a stable id."""
     if cron:
         make_trigger(cron, "UTC")  # fail at import, not at 02:00
@@ -84,7 +87,7 @@ def job(job_id, *, title=None, connector=None, description="", cron=None, lock=N
             description=description or _first_line(func.__doc__),
             cron=cron, lock=lock, after=tuple(after), params=tuple(params), timeout=timeout,
             refresh=refresh, freshness=freshness, stale_minutes=stale_minutes, system=system,
-            counters=tuple(counters),
+            counters=tuple(counters), permission=permission,
         )
         return func
 

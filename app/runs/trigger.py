@@ -14,7 +14,7 @@ from ..connectors.base.upload import UploadError, store_upload
 from ..errors import wants_json
 from ..extensions import db
 from .refresh import start_global_refresh
-from .registry import JobError
+from .registry import JobError, find_job
 from .service import enqueue, wake_executor
 from .views import run_json
 
@@ -26,8 +26,12 @@ class RunRequestError(Exception):
 def request_run(job_id, params=None, *, trigger="manual", schedule_id=None, raw_params=True, note=""):
     """Queue job_id for the signed-in user (or join its run in flight), audit it and wake the executor.
 
-    Returns (run, created); RunRequestError for a job or parameters that are not acceptable.
+    Returns (run, created); RunRequestError for a job or parameters that are not acceptable, and 403
+    when the job asks for a permission (beyond trigger_runs) the user lacks.
     """
+    job_def = find_job(job_id)
+    if job_def is not None and job_def.permission and not current_user.can(job_def.permission):
+        abort(403, f"Running {job_def.title} needs the {job_def.permission} permission.")
     try:
         run, created = enqueue(job_id, params or {}, trigger=trigger, requested_by=current_user.username,
                                schedule_id=schedule_id, raw_params=raw_params)

@@ -50,7 +50,7 @@ def match_job(ctx):
 
 
 @job("banking.post_payments", title="Banking: post payments to UISP", connector=CONNECTOR, lock="banking:post",
-     counters=("pushed", "skipped"), timeout=3600)
+     counters=("pushed", "skipped"), timeout=3600, permission="post_payments")
 def post_payments_job(ctx):
     """Posts every matched credit to UISP as a payment, exactly once."""
     outcomes = posting.post_matched(ctx, workers=int(current_app.config.get("BANKING_CONCURRENCY", 8)))
@@ -58,14 +58,14 @@ def post_payments_job(ctx):
 
 
 @job("banking.bulk_reconcile", title="Banking: bulk reconciliation", connector=CONNECTOR, lock="banking:bulk",
-     params=(RECON,), timeout=7200)
+     params=(RECON,), timeout=7200, permission="post_payments")
 def bulk_reconcile_job(ctx):
     """Pays a deposit's invoices one payment each, batch by batch; on any failure deletes every one again."""
     bulk.run(ctx, ctx.params["reconciliation"])
 
 
 @job("banking.bulk_rollback", title="Banking: roll back a bulk reconciliation", connector=CONNECTOR,
-     lock="banking:bulk", params=(RECON,), timeout=3600)
+     lock="banking:bulk", params=(RECON,), timeout=3600, permission="post_payments")
 def bulk_rollback_job(ctx):
     """Deletes the payments a bulk reconciliation still holds at UISP (after a dead run)."""
     bulk.roll_back(ctx, ctx.params["reconciliation"])

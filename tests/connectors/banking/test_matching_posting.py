@@ -145,3 +145,13 @@ def test_a_viewer_sees_the_pages_but_cannot_post_or_assign(app, bank, client, au
     assert auth.post("/banking/post").status_code == 403
     assert auth.post("/banking/lines/1/assign", data={"customer": "1"}).status_code == 403
     assert "Post matched payments" not in client.get("/banking/").get_data(as_text=True)
+
+
+def test_the_jobs_page_needs_post_payments_too_to_post_payments(app, bank, client, auth):
+    from tests.conftest import create_user
+    with app.app_context():
+        create_user("olive", roles=("operator",))
+    auth.login("olive")
+    response = auth.post("/jobs/banking.post_payments/run")
+    assert response.status_code == 403
+    assert auth.post("/jobs/banking.match/run").status_code in (202, 303)
