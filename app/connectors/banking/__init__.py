@@ -20,6 +20,9 @@ connector = Connector(
     connection=CONNECTION,
     streams=(STREAM_DECLARATION,),
     config=(
+        ConfigKey("BANKING_INBOX", "", "A folder watched for statement files (every 5 minutes): files in it must name "
+                  "their account; files in a sub-folder named after an account key are imported for that account. "
+                  "Imported files move to imported/, refused ones to rejected/ with the reason."),
         ConfigKey("BANKING_CONCURRENCY", 8, "UISP payment requests in flight at once (posting, bulk "
                   "reconciliation and its rollback).", int),
         ConfigKey("BANKING_POST_BATCH_SIZE", 100, "Payments per batch when posting matched lines: the ledger "

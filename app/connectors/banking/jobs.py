@@ -12,7 +12,7 @@ from ...runs.models import Run
 
 from ...runs.registry import JobError, Param, job
 from ..base.upload import UploadError
-from . import bulk, matching, posting
+from . import bulk, inbox, matching, posting
 from .importer import ImportRejected, import_statement
 
 CONNECTOR = "banking"
@@ -38,6 +38,25 @@ def import_statement_job(ctx):
     ctx.summary = (f"{record.filename}: {record.lines_new:,} new, {record.lines_duplicate:,} duplicate; "
                    f"credits matched {counts.get('matched', 0)}, review {counts.get('review', 0)}, "
                    f"unmatched {counts.get('unmatched', 0)}")
+
+
+@job("banking.scan_inbox", title="Banking: import the watched folder", connector=CONNECTOR, lock="banking:lines",
+     cron="*/5 * * * *", timeout=1800)
+def scan_inbox_job(ctx):
+    """Imports the statement files dropped into BANKING_INBOX, then matches their new credits."""
+    folder = current_app.config.get("BANKING_INBOX") or ""
+    if not folder:
+        ctx.summary = "no watched folder (BANKING_INBOX is not set)"
+        return
+    try:
+        imported, rejected = inbox.scan(folder, "inbox", ctx.run_id, ctx.log)
+    except FileNotFoundError as exc:
+        raise JobError(str(exc)) from None
+    counts = matching.match_pending() if imported else {}
+    ctx.summary = (f"{imported} file(s) imported, {rejected} rejected; credits matched {counts.get('matched', 0)}"
+                   if imported or rejected else "no file waiting")
+    if rejected:
+        raise JobError(f"{rejected} file(s) rejected (see {folder}/rejected/); {imported} imported")
 
 
 @job("banking.match", title="Banking: match credits to customers", connector=CONNECTOR, lock="banking:lines",
