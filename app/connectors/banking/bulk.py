@@ -21,6 +21,7 @@ from ...db import utcnow
 from ...extensions import db
 from ...runs.context import JobCancelled
 from ...runs.registry import JobError
+from ..base.push_models import SyncRecord
 from ..uisp.client import UispError
 from ..uisp.models import Invoice
 from . import uisp_payments
@@ -65,6 +66,10 @@ def check_allocation(line, shares):
         problems.append("only a credit (money received) can be reconciled against invoices")
     if line.match_status == "bulk":
         problems.append("this deposit is already reconciled in bulk")
+    posted = db.session.scalar(select(SyncRecord.status).where(
+        SyncRecord.connector == "banking", SyncRecord.source_key == line.identity))
+    if posted in ("synced", "pending"):
+        problems.append("this deposit is already posted to UISP as one payment (see its line)")
     if not shares:
         problems.append("no invoices are allocated")
     deposit = int(round(line.amount * 100))

@@ -130,3 +130,13 @@ def test_the_reconciliation_page_shows_the_allocation_and_exports_it(app, bank, 
     exported = admin.client.get(f"/banking/bulk/{recon.id}?format=csv").get_data(as_text=True).strip().splitlines()
     assert len(exported) == 4 and exported[0].startswith("position,invoice_number")
     assert run_job(app, "banking.bulk_rollback", {"reconciliation": str(recon.id)}).status == "succeeded"
+
+
+def test_a_deposit_already_posted_as_one_payment_cannot_be_reconciled_in_bulk(app, bank, admin):
+    invoices = open_invoices(bank, 2)
+    line = deposit(app, sum(i["cents"] for i in invoices))
+    assert admin.post(f"/banking/lines/{line.id}/assign", data={"customer": str(invoices[0]["clientId"])}
+                      ).status_code == 303
+    assert run_job(app, "banking.post_payments", timeout=120).status == "succeeded"
+    response = create(admin, line, invoices)
+    assert response.status_code == 400 and "already posted to UISP" in response.get_data(as_text=True)
