@@ -298,9 +298,12 @@ def _roll_back(ctx, recon, uisp):
                                                                    share["provider_payment_id"])
             if payment_id is not None:
                 uisp_payments.delete(uisp, payment_id)
-            outcome = {"b_id": share["id"], "b_status": "deleted", "b_message": ""}
+            # A share whose request never reached UISP has nothing to delete: it is not counted as deleted.
+            outcome = {"b_id": share["id"], "b_status": "deleted", "b_message": "" if payment_id else "never created",
+                       "existed": payment_id is not None}
         except (UispError, OSError) as exc:
-            outcome = {"b_id": share["id"], "b_status": share["status"], "b_message": f"delete failed: {exc}"[:500]}
+            outcome = {"b_id": share["id"], "b_status": share["status"], "b_message": f"delete failed: {exc}"[:500],
+                       "existed": False}
         with lock:
             done[0] += 1
             ctx.progress(done[0], len(held), f"rolling back: {done[0]:,} of {len(held):,} payments", check=False)
@@ -311,8 +314,9 @@ def _roll_back(ctx, recon, uisp):
     db.session.execute(update(allocations).where(allocations.c.id == bindparam("b_id")).values(
         status=bindparam("b_status"), message=bindparam("b_message")), outcomes)
     db.session.commit()
-    deleted = sum(1 for o in outcomes if o["b_status"] == "deleted")
+    deleted = sum(1 for o in outcomes if o.get("existed"))
+    left = sum(1 for o in outcomes if o["b_status"] != "deleted")
     db.session.execute(update(BulkReconciliation).where(BulkReconciliation.id == recon.id).values(
         deleted_count=BulkReconciliation.deleted_count + deleted))
     db.session.commit()
-    return deleted, len(outcomes) - deleted
+    return deleted, left
