@@ -17,11 +17,9 @@ class PaymentRefused(Exception):
 
 
 def client():
-    config = current_app.config
-    return UispClient(config.get("UISP_BASE_URL", ""), config.get("UISP_APP_KEY", ""),
-                      timeout=config.get("UISP_TIMEOUT", 30.0), retries=config.get("UISP_RETRIES", 4),
-                      backoff=config.get("UISP_RETRY_BACKOFF", 0.5),
-                      workers=max(4, int(config.get("BANKING_CONCURRENCY", 8))))
+    """The UISP client, its pool sized for Banking's requests in flight."""
+    in_flight = int(current_app.config.get("BANKING_CONCURRENCY", 8))
+    return UispClient.from_config(current_app.config, workers=max(4, in_flight))
 
 
 def create(uisp, *, client_id, cents, day, provider_payment_id, invoice_ids=(), note=""):

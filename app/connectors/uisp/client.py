@@ -38,11 +38,12 @@ class UispClient(SessionClient):
         self.session.mount("https://", adapter)
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, workers=None):
+        """The client the configuration describes; `workers` sizes its connection pool (default UISP_CONCURRENCY)."""
         return cls(config.get("UISP_BASE_URL", ""), config.get("UISP_APP_KEY", ""),
                    timeout=config.get("UISP_TIMEOUT", 30.0), retries=config.get("UISP_RETRIES", 4),
                    backoff=config.get("UISP_RETRY_BACKOFF", 0.5), page_size=config.get("UISP_PAGE_SIZE", 500),
-                   workers=config.get("UISP_CONCURRENCY", 4))
+                   workers=workers or config.get("UISP_CONCURRENCY", 4))
 
     # ------------------------------------------------------------------ calls
     def get(self, path, **params):
