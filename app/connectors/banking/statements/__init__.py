@@ -14,12 +14,13 @@ __all__ = ["CsvProfile", "Line", "Statement", "StatementError", "detect_format",
            "write_camt053", "write_csv", "write_mt940", "write_ofx"]
 
 
-def parse_statement(content: bytes, filename: str = "", *, csv_profile=None, account: str = ""):
+def parse_statement(content: bytes, filename: str = "", *, csv_profile: CsvProfile | None = None,
+                    account: str = "") -> list[Statement]:
     """The file's statements, checked; StatementError (for the operator) when the file is refused."""
-    if not content or not content.strip():
-        raise StatementError(f"{filename or 'the file'} is empty.")
+    if not content or not content.lstrip(b"\xef\xbb\xbf").strip():
+        raise StatementError(f"{filename or 'the file'} is empty: download the statement again.")
     fmt = detect_format(content, filename)
-    if fmt == "camt053":
+    if fmt in ("camt053", "xml"):  # camt_format names what a non-statement XML is
         statements = camt_format.parse(content)
     elif fmt == "ofx":
         statements = ofx_format.parse(content)
@@ -29,7 +30,7 @@ def parse_statement(content: bytes, filename: str = "", *, csv_profile=None, acc
         text = csv_format.decode(content)
         if "\x00" in text or not any(ch in text[:2000] for ch in ",;\t|"):
             raise StatementError(f"{filename or 'the file'} is not a statement this tool reads (CSV, MT940, "
-                                 "CAMT.053 or OFX).")
+                                 "CAMT.053 or OFX): upload the bank's statement export.")
         statements = csv_format.parse(text, csv_profile or CsvProfile(), account, filename)
     for statement in statements:
         check_currencies(statement)

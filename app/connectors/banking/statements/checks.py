@@ -7,13 +7,13 @@ from schwifty.exceptions import SchwiftyException
 
 from .model import StatementError
 
-_LOOKS_LIKE_IBAN = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{8,30}")
+LOOKS_LIKE_IBAN = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{8,30}")
 
 
 def normalise_account(raw, where=""):
     """The account as stored: an IBAN validated and compacted, anything else as given (trimmed)."""
     compact = "".join(str(raw or "").split()).upper()
-    if not _LOOKS_LIKE_IBAN.fullmatch(compact):
+    if not LOOKS_LIKE_IBAN.fullmatch(compact):
         return str(raw or "").strip()
     try:
         return IBAN(compact).compact
@@ -48,4 +48,5 @@ def check_currencies(statement):
     for n, line in enumerate(statement.lines, 1):
         if line.currency != statement.currency:
             raise StatementError(f"entry {n} of statement {statement.statement_id} is in {line.currency}, the "
-                                 f"statement in {statement.currency}.")
+                                 f"statement in {statement.currency}: a statement is of one currency account; export each "
+                                 "currency's account on its own.")

@@ -2,7 +2,6 @@
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Optional
 
 
 class StatementError(ValueError):
@@ -12,16 +11,20 @@ class StatementError(ValueError):
 @dataclass(frozen=True)
 class Line:
     booking_date: date
-    value_date: Optional[date]
-    amount: Decimal           # signed: credit > 0, debit < 0
-    currency: str
-    bank_reference: str = ""  # the bank's id of the entry (CAMT AcctSvcrRef, MT940 bank reference)
-    end_to_end_id: str = ""   # the payer's end-to-end id
+    value_date: date | None
+    amount: Decimal           # signed: credit > 0, debit < 0; exact, 2 places
+    currency: str             # ISO 4217, upper case
+    bank_reference: str = ""  # the bank's id of the entry: CAMT AcctSvcrRef (entry's, else the transaction's),
+                              # MT940 :61: bank reference (after '//'), the CSV bank reference column
+    end_to_end_id: str = ""   # CAMT EndToEndId (never 'NOTPROVIDED'), MT940 :86: EREF+
     fitid: str = ""           # OFX FITID
-    reference: str = ""       # the customer reference
-    name: str = ""            # counterparty name
+    reference: str = ""       # the customer reference: MT940 :61: (never NONREF), CAMT InstrId or creditor
+                              # reference, OFX REFNUM/CHECKNUM, the CSV reference column
+    name: str = ""            # counterparty name: CAMT debtor of a credit / creditor of a debit, OFX NAME,
+                              # MT940 ?32 or NAME+
     counterparty_account: str = ""
-    remittance: str = ""      # what the payer wrote
+    remittance: str = ""      # what the payer wrote: CAMT Ustrd lines joined by ' ', MT940 :86: purpose
+                              # (SVWZ+ or ?20-?29, else the text), OFX MEMO (else NAME), CSV description
 
 
 @dataclass(frozen=True)
@@ -30,11 +33,11 @@ class Statement:
     account: str              # an IBAN normalised, else the account id as given
     currency: str
     statement_id: str
-    opening_balance: Optional[Decimal]
-    opening_date: Optional[date]
-    closing_balance: Optional[Decimal]
-    closing_date: Optional[date]
-    lines: tuple
+    opening_balance: Decimal | None
+    opening_date: date | None
+    closing_balance: Decimal | None
+    closing_date: date | None
+    lines: tuple[Line, ...]
 
 
 @dataclass(frozen=True)
