@@ -169,6 +169,22 @@ with app.app_context():
     db.session.commit()
 """ % (EPOS_QBO_COMPANIES,)
 
+# Banking: one bank account (connection "main"), as tests/connectors/banking/conftest.py adds it; statements
+# the Banking tests upload name this IBAN.
+BANK_ACCOUNT = ("main", "GB82WEST12345698765432")
+BANKING_ACCOUNT_SCRIPT = """
+from app import create_app
+from app.connectors.base.connections import Connection, write_settings
+from app.extensions import db
+app = create_app()
+with app.app_context():
+    conn = Connection(connector="banking", key=%r, display_name="Main account", active=True, version=1,
+                      settings={}, secrets="", updated_by="browser-tests")
+    db.session.add(conn)
+    write_settings(conn, {"account": %r, "currency": "ZAR"}, "browser-tests")
+    db.session.commit()
+""" % BANK_ACCOUNT
+
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory, fake_uisp_server, ccb_demo, fake_epos_qbo):
@@ -194,6 +210,7 @@ def live_server(tmp_path_factory, fake_uisp_server, ccb_demo, fake_epos_qbo):
     _flask(["users", "create", VIEWER[0], "--password", VIEWER[1], "--role", "viewer"], setup_env)
     _run([str(VENV_BIN / "python"), "-c", SETTINGS_SCRIPT], setup_env)
     _run([str(VENV_BIN / "python"), "-c", EPOS_QBO_ONBOARD_SCRIPT], setup_env)
+    _run([str(VENV_BIN / "python"), "-c", BANKING_ACCOUNT_SCRIPT], setup_env)
 
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
