@@ -2,21 +2,19 @@
 
 Rejected files are recorded too (with the reason), so the imports page shows every file offered.
 Imports hold the lock `banking:lines`, so two imports never race over the same identities; the
-insert still skips an identity that exists, whoever wrote it.
+insert still skips an identity that exists, whoever wrote it. Lines are COPied through a staging
+table on PostgreSQL (100,000 lines in seconds, see bench/bulk_reconcile.py).
 """
-from sqlalchemy import select
-
 from ...auth import activity
-from ...db import insert_ignore, utcnow
+from ...db import utcnow
 from ...extensions import db
 from ..base.connections import get_connection
+from ..base.loading import insert_missing
 from ..base.upload import get_upload, open_upload
 from .accounts import CONNECTOR, csv_profile, known_accounts
 from .identity import identities, normalise_account
 from .models import BankImport, BankLine
 from .statements import StatementError, parse_statement
-
-INSERT_CHUNK = 5000
 
 
 class ImportRejected(Exception):
@@ -99,58 +97,33 @@ def _store_rejected(record, username):
 
 
 def _store_lines(record, statements, progress):
-    """Insert the lines not stored yet, with the import row, in one transaction; returns how many."""
+    """Insert the lines not stored yet, with the import row, in one transaction; returns how many.
+
+    The unique identity decides what is new, whoever stored it and whatever its day (a bank id
+    re-sent with a corrected date is still a duplicate).
+    """
     db.session.add(record)
     db.session.flush()
-    rows = _new_rows(record.id, statements)
-    now, inserted = utcnow(), 0
-    for start in range(0, len(rows), INSERT_CHUNK):
-        chunk = rows[start:start + INSERT_CHUNK]
-        for row in chunk:
-            row["created_at"] = row["updated_at"] = now
-        db.session.execute(insert_ignore(BankLine.__table__), chunk)
-        inserted += len(chunk)
-        if progress:
-            progress(inserted, len(rows))
-    return len(rows)
+    total = record.lines_total
+    return insert_missing(db.session.connection(), BankLine.__table__, COLUMNS, _rows(record.id, statements),
+                          key="identity", progress=(lambda sent: progress(sent, total)) if progress else None)
 
 
-def _new_rows(import_id, statements):
-    """The rows of lines whose identity is not stored yet (nor earlier in this file)."""
-    candidates = {}
+COLUMNS = ("identity", "account", "booking_date", "value_date", "amount", "currency", "bank_reference",
+           "end_to_end_id", "fitid", "reference", "name", "counterparty_account", "remittance", "import_id",
+           "match_status", "match_rule", "invoices", "match_note", "matched_by", "created_at", "updated_at")
+
+
+def _rows(import_id, statements):
+    """The rows (COLUMNS) of the file's lines, each identity once (a file can repeat a booking)."""
+    seen, now = set(), utcnow()
     for statement in statements:
         account = normalise_account(statement.account)
         for identity, line in zip(identities(account, statement.lines), statement.lines):
-            candidates.setdefault(identity, _row(import_id, account, identity, line))
-    if not candidates:
-        return []
-    stored = _stored_identities(candidates.values())
-    return [row for identity, row in candidates.items() if identity not in stored]
-
-
-def _stored_identities(rows):
-    """The identities already stored for these lines' accounts and days (one range query per account)."""
-    stored, spans = set(), {}
-    for row in rows:
-        low, high = spans.get(row["account"], (row["booking_date"], row["booking_date"]))
-        spans[row["account"]] = (min(low, row["booking_date"]), max(high, row["booking_date"]))
-    for account, (low, high) in spans.items():
-        stored.update(db.session.scalars(select(BankLine.identity).where(
-            BankLine.account == account, BankLine.booking_date >= low, BankLine.booking_date <= high)))
-    # A bank id is unique per account whatever the day: a re-import with corrected dates is still a duplicate.
-    ids = [row["identity"] for row in rows if row["identity"] not in stored]
-    for start in range(0, len(ids), 1000):
-        stored.update(db.session.scalars(select(BankLine.identity).where(
-            BankLine.identity.in_(ids[start:start + 1000]))))
-    return stored
-
-
-def _row(import_id, account, identity, line):
-    return {"identity": identity, "account": account, "booking_date": line.booking_date,
-            "value_date": line.value_date, "amount": line.amount, "currency": line.currency,
-            "bank_reference": line.bank_reference[:140], "end_to_end_id": line.end_to_end_id[:140],
-            "fitid": line.fitid[:140], "reference": line.reference[:140], "name": line.name[:300],
-            "counterparty_account": line.counterparty_account[:64], "remittance": line.remittance,
-            "import_id": import_id, "match_status": "unmatched", "match_rule": "", "invoices": [],
-            "match_note": "", "matched_by": ""}
-
+            if identity not in seen:
+                seen.add(identity)
+                yield (identity, account, line.booking_date, line.value_date, line.amount, line.currency,
+                       line.bank_reference[:140], line.end_to_end_id[:140], line.fitid[:140], line.reference[:140],
+                       line.name[:300], line.counterparty_account[:64], line.remittance, import_id,
+                       "debit" if line.amount < 0 else "unmatched", "",
+                       [], "", "", now, now)
