@@ -35,8 +35,9 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
-    # Largest file accepted as a job parameter (bank statements); a request may carry a little more.
-    UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", 20 * 1024 * 1024))
+    # Largest file accepted as a job parameter; a request may carry a little more. A year of a busy
+    # account in CAMT.053 (100,000 entries) is 45 MB.
+    UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", 64 * 1024 * 1024))
     MAX_CONTENT_LENGTH = UPLOAD_MAX_BYTES + 1024 * 1024
     # Fernet key(s) encrypting connection secrets; empty: derived from SECRET_KEY (set one in production).
     CONNECTIONS_KEY = os.environ.get("CONNECTIONS_KEY", "")

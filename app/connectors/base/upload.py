@@ -20,7 +20,7 @@ from .upload_models import Upload
 
 log = logging.getLogger("syncdeck.upload")
 
-DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 CHUNK_BYTES = 64 * 1024
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
