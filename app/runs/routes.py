@@ -13,7 +13,7 @@ from .models import STATUSES, TRIGGERS, Run, RunLog, Schedule
 from .registry import JobError, all_jobs, find_job, get_job
 from .schedules import ScheduleError, delete, describe, next_fire_times, save, schedules_for, touch
 from .service import cancel
-from .trigger import RunRequestError, params_with_files, refused, request_run, respond
+from .trigger import RunRequestError, params_with_files, refused, request_run, require_job_permission, respond
 
 bp = Blueprint("runs", __name__)
 
@@ -158,6 +158,9 @@ def _form_params(job_id):
 def _save_from_form(schedule):
     form = request.form
     job_id = form.get("job_id", "") if schedule is None or not schedule.system else schedule.job_id
+    require_job_permission(job_id, "Scheduling")
+    if schedule is not None:
+        require_job_permission(schedule.job_id, "Scheduling")
     return save(schedule, job_id=job_id, cron=form.get("cron", ""), tz_name=form.get("timezone", ""),
                 name=form.get("name", ""), enabled=form.get("enabled") == "on", params=_form_params(job_id))
 
@@ -204,6 +207,7 @@ def edit_schedule(schedule_id):
 @permission_required("manage_schedules")
 def toggle_schedule(schedule_id):
     schedule = _schedule_or_404(schedule_id)
+    require_job_permission(schedule.job_id, "Scheduling")
     schedule.enabled = not schedule.enabled
     touch(schedule)
     activity.record("schedule_toggled", target=schedule.job_id,

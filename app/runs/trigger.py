@@ -23,15 +23,21 @@ class RunRequestError(Exception):
     """The run could not be queued (unknown job, bad parameters); the message is shown to the user."""
 
 
+def require_job_permission(job_id, doing="Running"):
+    """403 when the job asks for a permission (beyond trigger_runs) the signed-in user lacks: to run it,
+    or to schedule it, which is running it later."""
+    job_def = find_job(job_id)
+    if job_def is not None and job_def.permission and not current_user.can(job_def.permission):
+        abort(403, f"{doing} {job_def.title} needs the {job_def.permission} permission.")
+
+
 def request_run(job_id, params=None, *, trigger="manual", schedule_id=None, raw_params=True, note=""):
     """Queue job_id for the signed-in user (or join its run in flight), audit it and wake the executor.
 
     Returns (run, created); RunRequestError for a job or parameters that are not acceptable, and 403
     when the job asks for a permission (beyond trigger_runs) the user lacks.
     """
-    job_def = find_job(job_id)
-    if job_def is not None and job_def.permission and not current_user.can(job_def.permission):
-        abort(403, f"Running {job_def.title} needs the {job_def.permission} permission.")
+    require_job_permission(job_id, "Running")
     try:
         run, created = enqueue(job_id, params or {}, trigger=trigger, requested_by=current_user.username,
                                schedule_id=schedule_id, raw_params=raw_params)

@@ -1,6 +1,8 @@
 """Credits matched to UISP customers from the cache, then posted to UISP once each (fake's truth)."""
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from app.connectors.banking.identity import provider_payment_id
 from app.connectors.banking.matching import Directory
 from app.connectors.banking.statements import Line, write_camt053
@@ -155,3 +157,20 @@ def test_the_jobs_page_needs_post_payments_too_to_post_payments(app, bank, clien
     response = auth.post("/jobs/banking.post_payments/run")
     assert response.status_code == 403
     assert auth.post("/jobs/banking.match/run").status_code in (202, 303)
+
+
+def test_scheduling_posting_needs_post_payments_too(app, bank, client, auth):
+    from app.runs.models import Schedule
+    from tests.conftest import create_user
+    with app.app_context():
+        create_user("sam", roles=("scheduler",))
+    auth.login("sam")
+    form = {"job_id": "banking.post_payments", "cron": "*/10 * * * *", "timezone": "UTC", "name": "post",
+            "enabled": "on"}
+    refused = auth.post("/schedules", data=form)
+    assert refused.status_code == 403
+    assert "post_payments" in refused.get_data(as_text=True)
+    assert auth.post("/schedules", data={**form, "job_id": "banking.match", "name": "match"}).status_code == 302
+    with app.app_context():
+        assert [s.job_id for s in db.session.scalars(select(Schedule).where(Schedule.system.is_(False)))] == \
+            ["banking.match"]
