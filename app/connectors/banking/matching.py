@@ -180,4 +180,5 @@ def set_aside(line_ids, status, username):
     if status == "unmatched":
         values.update(client_id=None, invoices=[], match_rule="", match_note="")
     return db.session.execute(update(BankLine).where(BankLine.id.in_(list(line_ids)),
-                                                     BankLine.match_status != "bulk").values(**values)).rowcount
+                                                     BankLine.match_status.not_in(("bulk", "debit")))
+                              .values(**values)).rowcount

@@ -20,8 +20,9 @@ Money = Numeric(14, 2)
 IMPORT_STATUSES = ("accepted", "rejected")
 # unmatched: no rule found a customer; review: a rule found more than one, or only part of the amount;
 # matched: one customer (and the invoices the credit covers); ignored: an operator set it aside;
-# bulk: the deposit of a bulk reconciliation (its invoices are paid by that, not by this line).
-MATCH_STATUSES = ("unmatched", "review", "matched", "ignored", "bulk")
+# bulk: the deposit of a bulk reconciliation (its invoices are paid by that, not by this line);
+# debit: money out, which no customer paid (never matched nor posted).
+MATCH_STATUSES = ("unmatched", "review", "matched", "ignored", "bulk", "debit")
 
 
 class BankImport(db.Model):

@@ -46,6 +46,7 @@ def test_the_same_camt_twice_then_an_overlapping_mt940_stores_each_line_once(app
     stored = lines(app)
     assert len(stored) == len(WEEK) == len({line.identity for line in stored})
     assert sorted(line.amount for line in stored) == sorted(e.amount for e in WEEK)
+    assert [line.match_status for line in stored if line.amount < 0] == ["debit"]  # money out: not a payment
     first, again, third = imports(app)
     assert (first.lines_new, first.lines_duplicate) == (4, 0)
     assert (again.lines_new, again.lines_duplicate) == (0, 4)
