@@ -24,6 +24,9 @@ name + `_seed`, rebuilt the same way), so the connector's table never holds its 
      a time through one requests.Session (the connector's body, one invoice each), then one database
      commit per batch recording the 20 payment ids in a table of its own (bench_seed_payments). No live
      check of the invoices (the seed had none): it sends half the connector's requests.
+   - failure at 70 % (seed 004's invoice 700 of 1,000): after a reset the fake refuses the 700th POST
+     (payments_refuse_at); a third run must end failed with 0 payments left at the fake and every invoice
+     owing its whole share again (GET /__fake/invoices/<id> for each). Must hold (PASS/MISSED).
    - the 5 ms floor (computed): (invoices POSTs + invoices GETs) ÷ BANKING_CONCURRENCY × latency: the
      least time the connector's requests take at its concurrency; the connector's share = floor ÷ it.
    - no-DB replay (diagnostic): the connector's requests alone from plain threads (the GETs with
@@ -232,6 +235,28 @@ def connector_bulk(args, app, fake, shares, n):
         f"the fake holds {len(truth['payments'])} new payments after {truth['posts']} POSTs, expected {len(shares)}"
     assert got == {k: ([inv], cents) for k, (inv, cents) in expected.items()}, "payments differ from the shares"
     return {**out, "create_seconds": create_seconds, "payments": len(truth["payments"])}
+
+
+def connector_bulk_failure(args, app, fake, shares):
+    """A refusal at 70 % of the invoices: the run must fail and undo every payment it made."""
+    at = max(1, len(shares) * 7 // 10)
+    fake.reset(args.latency_ms)
+    fake._post("faults", {"latency_ms": args.latency_ms, "payments_refuse_at": at})
+    recon_id, _ = deposit_and_draft(app, shares, 3)
+    out = child_run([sys.executable, __file__, "--child", "bulk", "--database-url", args.database_url,
+                     "--fake", fake.root, "--reconciliation", str(recon_id)])
+    truth = fake.payments()
+
+    def still_owed(share):
+        response = requests.get(f"{fake.root}/__fake/invoices/{share[0]}", timeout=60)
+        response.raise_for_status()
+        invoice = response.json()
+        return invoice["totalCents"] - invoice["paidCents"] == share[3]
+
+    with ThreadPoolExecutor(8) as pool:
+        owed = sum(pool.map(still_owed, shares))
+    return {**out, "refuse_at": at, "left": len(truth["payments"]), "posts": truth["posts"],
+            "deletes": truth["deletes"], "owed_again": owed}
 
 
 def child_bulk(args):
@@ -468,8 +493,8 @@ def child_seed_import(args):
 IMPORT_PHASES = (("_parse", "1 read the upload and parse (_parse)"), ("open_upload", "  open_upload (read the bytes)"),
                  ("parse_statement", "  parse_statement (parse + checks)"), ("_check_accounts", "2 check the accounts"),
                  ("_store_lines", "3 store the lines (_store_lines)"),
-                 ("_new_rows", "  rows + identities + dedupe (_new_rows)"),
-                 ("_stored_identities", "    stored identities (the queries)"))
+                 ("insert_missing", "  stored keys + rows + streamed COPY (insert_missing)"),
+                 ("identities", "    identities (hashing, inside insert_missing)"))
 
 
 class Profile:
@@ -584,6 +609,7 @@ def main():
                 if m["bulk"][1]["status"] != "succeeded":
                     raise AssertionError(f"the second banking.bulk_reconcile run {m['bulk'][1]['status']}: "
                                          f"{m['bulk'][1]['reason']}")
+                m["bulk_failure"] = connector_bulk_failure(args, app, fake, shares)
         if not args.skip_import:
             rebuild_schema(seed_url(args.database_url), **config())
             m["files"] = write_files(app, args, folder)
@@ -650,10 +676,20 @@ def report_bulk(args, m):
     print(f"   connector ÷ replay:         {con / rep['seconds']:8.2f}   (what the database and the run add over "
           f"the bare requests)")
     print(f"   connector peak RSS:         {max(r['rss_mb'] for r in runs):8.0f} MB")
+    report_bulk_failure(args, m["bulk_failure"])
     for k, r in enumerate(runs, 1):
         print(f"\n   Where run {k}'s {r['seconds']:.2f} s go: queued → started {r['wait']:.2f} s, started → finished "
               f"{r['run_seconds']:.2f} s (child process, perf_counter around bulk.py's functions)")
         bulk_profile(r["profile"], n, c, batch, lat)
+
+
+def report_bulk_failure(args, f):
+    n = args.invoices
+    ok = f["status"] == "failed" and f["left"] == 0 and f["owed_again"] == n
+    print(f"\n   Failure at invoice {f['refuse_at']:,} of {n:,} (the fake refuses that POST): run {f['status']} after "
+          f"{f['seconds']:.2f} s: {f['reason']}")
+    print(f"   the fake afterwards: {f['posts']:,} POSTs, {f['deletes']:,} DELETEs, {f['left']} payments left, "
+          f"{f['owed_again']:,} of {n:,} invoices owing their whole share again: {verdict(ok)}")
 
 
 def report_bulk_failed(args, m):
@@ -722,8 +758,9 @@ def report_import(args, m):
             seconds = {label: totals.get(label, {"seconds": 0.0})["seconds"] for _, label in IMPORT_PHASES}
             rows = [(label, totals[label]["calls"], seconds[label]) for _, label in IMPORT_PHASES if label in totals]
             store = seconds["3 store the lines (_store_lines)"]
-            new_rows = seconds["  rows + identities + dedupe (_new_rows)"]
-            rows.append(("  INSERT … ON CONFLICT DO NOTHING, chunks of 5,000 (rest of 3)", None, store - new_rows))
+            rows.append(("    rows, stored keys, COPY (insert_missing less identities)", None,
+                         seconds["  stored keys + rows + streamed COPY (insert_missing)"]
+                         - seconds["    identities (hashing, inside insert_missing)"]))
             if "Session.commit (any)" in totals:
                 rows.append(("4 Session.commit (any)", totals["Session.commit (any)"]["calls"],
                              totals["Session.commit (any)"]["seconds"]))
