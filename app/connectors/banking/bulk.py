@@ -12,7 +12,6 @@ the reason. A run that starts on a reconciliation a dead run left half-posted ro
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from flask import current_app
 from sqlalchemy import bindparam, func, select, update
 
 from ... import settings
@@ -217,7 +216,7 @@ def _verify_live(ctx, recon, uisp):
     shares = _shares(recon)
     db.session.rollback()
     ctx.progress(0, len(shares), f"checking {len(shares):,} invoices at UISP")
-    workers = int(current_app.config.get("BANKING_CONCURRENCY", 8))
+    workers = uisp_payments.in_flight()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bulk-check") as pool:
         invoices = list(pool.map(lambda share: uisp.get(f"/invoices/{share['invoice_id']}"), shares))
     problems = []
@@ -237,7 +236,7 @@ def _post_all(ctx, recon, uisp):
     day, total, recon_id = line.booking_date, len(shares), recon.id
     db.session.rollback()
     batch_size = int(settings.get("banking_bulk_batch_size"))
-    workers = int(current_app.config.get("BANKING_CONCURRENCY", 8))
+    workers = uisp_payments.in_flight()
     done = 0
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bulk-post") as pool:
         for start in range(0, total, batch_size):
@@ -289,7 +288,7 @@ def _roll_back(ctx, recon, uisp):
     line = db.session.get(BankLine, recon.line_id)
     day = line.booking_date
     db.session.rollback()
-    workers = int(current_app.config.get("BANKING_CONCURRENCY", 8))
+    workers = uisp_payments.in_flight()
     lock, done = threading.Lock(), [0]
 
     def undo(share):

@@ -12,7 +12,7 @@ from ...runs.models import Run
 
 from ...runs.registry import JobError, Param, job
 from ..base.upload import UploadError
-from . import bulk, inbox, matching, posting
+from . import bulk, inbox, matching, posting, uisp_payments
 from .importer import ImportRejected, import_statement
 
 CONNECTOR = "banking"
@@ -72,7 +72,7 @@ def match_job(ctx):
      counters=("pushed", "skipped"), timeout=3600, permission="post_payments")
 def post_payments_job(ctx):
     """Posts every matched credit to UISP as a payment, exactly once."""
-    outcomes = posting.post_matched(ctx, workers=int(current_app.config.get("BANKING_CONCURRENCY", 8)))
+    outcomes = posting.post_matched(ctx, workers=uisp_payments.in_flight())
     ctx.summary = f"{ctx.counters.get('pushed', 0):,} posted, {outcomes['failed']:,} failed"
 
 

@@ -16,10 +16,14 @@ class PaymentRefused(Exception):
     """UISP validated the payment and refused it (4xx): the message says why; nothing was created."""
 
 
+def in_flight():
+    """How many requests Banking keeps in flight to UISP (BANKING_CONCURRENCY)."""
+    return int(current_app.config.get("BANKING_CONCURRENCY", 8))
+
+
 def client():
     """The UISP client, its pool sized for Banking's requests in flight."""
-    in_flight = int(current_app.config.get("BANKING_CONCURRENCY", 8))
-    return UispClient.from_config(current_app.config, workers=max(4, in_flight))
+    return UispClient.from_config(current_app.config, workers=max(4, in_flight()))
 
 
 def create(uisp, *, client_id, cents, day, provider_payment_id, invoice_ids=(), note=""):
