@@ -99,12 +99,16 @@ def refresh_button():
 
 @bp.get("/runs/<int:run_id>/panel")
 def run_panel(run_id):
-    """A run's live panel; it stops polling once the run has ended, and a success refreshes the data area."""
+    """A run's live panel; it stops polling once the run has ended, and its end refreshes the data area
+    (a success always; any end where the page asks for it: data_area(on_any_end=true))."""
     run = _run_or_404(run_id)
     body = render_template("runs/_run_panel.html", runs=[run])
+    events = {}
+    if run.status in TERMINAL:
+        events["run-ended"] = {"run_id": run.id, "status": run.status}
     if run.status == "succeeded":
-        return _with_trigger(body, **{"run-succeeded": {"run_id": run.id}})
-    return body
+        events["run-succeeded"] = {"run_id": run.id}
+    return _with_trigger(body, **events)
 
 
 @bp.get("/runs/<int:run_id>/tail")

@@ -239,14 +239,14 @@ def test_an_uploaded_camt_is_imported_live_a_second_upload_is_all_duplicates_and
     run_id = int(panel.locator('[data-role="run-link"]').inner_text())
     import_id = live_server.scalar("SELECT id FROM bank_imports WHERE run_id = ?", run_id)
     assert live_server.scalar("SELECT status FROM bank_imports WHERE id = ?", import_id) == "rejected"
-    # A failed run does not refresh the data area: the rejected row is there after a reload.
-    page.reload()
+    # The imports page asks for its data area on any end: the rejected row swaps in, no reload.
     row = page.locator(f'#imports tr[data-import="{import_id}"]')
     expect(row).to_have_attribute("data-status", "rejected")
     expect(row).to_contain_text("browser-cut.xml")
     expect(row.locator(".badge")).to_have_text("rejected")
     expect(row.locator('[data-role="reason"]')).to_contain_text("XML")
     expect(row.locator('[data-role="new"]')).to_have_text("0")
+    assert same_document(page), "the imports page reloaded to show the rejected file"
     assert live_server.scalar("SELECT COUNT(*) FROM bank_lines WHERE bank_reference LIKE 'BRW-IMP-%'") == 5
     assert page_errors.items == []
 
@@ -340,6 +340,7 @@ def test_a_deposit_is_reconciled_over_80_invoices_with_live_progress(admin_page,
         expect(page.locator("#recon-facts")).to_have_attribute("data-status", "succeeded")
         expect(page.locator("#recon-facts")).to_contain_text(f"{BULK_INVOICES} ({BULK_INVOICES} posted)")
         expect(page.locator("#allocations tbody tr[data-status='posted']")).to_have_count(50)
+        expect(page.get_by_role("button", name="Start posting")).to_have_count(0)  # the actions follow the data
         assert same_document(page), "the reconciliation page reloaded during the run"
 
         paid = [p for p in fake_payments(fake)["payments"]
@@ -377,14 +378,14 @@ def test_a_refusal_at_the_60th_invoice_rolls_the_whole_reconciliation_back(admin
         assert not [p for p in truth["payments"] if (p["providerPaymentId"] or "").startswith(
             f"syncdeck-bulk-{recon_id}-")], "payments of the rolled-back reconciliation are still at UISP"
         assert len(truth["deleted"]) - deleted_before == REFUSED_AT - 1
-        # A failed run does not refresh the data area: the outcome is on the page after a reload.
-        page.reload()
+        # The reconciliation page asks for its data area on any end: the outcome swaps in, no reload.
         status = page.locator("#recon-status")
         expect(page.locator("#recon-facts")).to_have_attribute("data-status", "rolled_back")
         expect(status).to_contain_text("rolled_back — UISP refused the payment of invoice " + refused["number"])
         expect(status).to_contain_text(f"rolled back: {REFUSED_AT - 1} payment(s) deleted, nothing left at UISP")
         expect(page.locator("#recon-facts")).to_contain_text(f"{BULK_INVOICES - REFUSED_AT} planned)")
         expect(page.get_by_role("button", name="Start posting")).to_be_visible()  # fixed cause: start again
+        assert same_document(page), "the reconciliation page reloaded to show the rollback"
         page.goto("/banking/bulk/")
         row = page.locator(f'#reconciliations tr[data-recon="{recon_id}"]')
         expect(row).to_have_attribute("data-status", "rolled_back")
