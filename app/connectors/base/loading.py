@@ -79,10 +79,11 @@ def insert_missing(conn, table, columns, rows, key, progress=None):
     returns how many were inserted.
 
     The stored keys are read first (on PostgreSQL only if a probe of a few finds any), then only the
-    missing rows are written: on PostgreSQL with one COPY streamed as it is written (the server indexes while the rows are
-    formatted): 100,000 rows in 1 s where a staging table + INSERT … ON CONFLICT took 1.5 s and
-    multi-row INSERT … ON CONFLICT 10 s. If another writer stored a key meanwhile, the COPY is undone to a
-    savepoint and the rows go through a staging table with ON CONFLICT DO NOTHING instead.
+    missing rows are written. On PostgreSQL that is one COPY streamed as it is written (the server
+    indexes while the rows are formatted): 100,000 rows in 1 s, where a staging table + INSERT … ON
+    CONFLICT took 1.5 s and multi-row INSERT … ON CONFLICT 10 s. If another writer stored a key
+    meanwhile, the COPY is undone to a savepoint and the rows go through a staging table with ON
+    CONFLICT DO NOTHING instead.
     progress(rows sent so far) is called as the rows go; if it raises (a Terminate), so does this, and the
     caller's transaction holds nothing of it once rolled back.
     """
