@@ -99,8 +99,18 @@ def read_only(conn):
     return conn.execution_options(syncdeck_read_only=True)
 
 
+def begin_write():
+    """Start the session's next transaction as a writer (IMMEDIATE on SQLite): for a page view (GET)
+    that writes, e.g. an audit entry, whose deferred transaction would read first and then fail at
+    its write with "database is locked" had a sync committed in between."""
+    db.session.connection(execution_options={"syncdeck_write": True})
+
+
 def _sqlite_begin_mode(conn):
-    if conn.get_execution_options().get("syncdeck_read_only"):
+    options = conn.get_execution_options()
+    if options.get("syncdeck_write"):
+        return "IMMEDIATE"
+    if options.get("syncdeck_read_only"):
         return "DEFERRED"
     # A deferred transaction that reads and then writes fails at once with
     # "database is locked" if another writer committed in between (WAL snapshot

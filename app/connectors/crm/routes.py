@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 
 from ...auth import activity
 from ...auth.permissions import permission_required
-from ...db import utcnow
+from ...db import begin_write, utcnow
 from ...extensions import db
 from ...runs.history import last_runs
 from ...runs.models import Run
@@ -243,6 +243,7 @@ def data_explorer():
         except Exception as exc:  # the source's own error (timeout, unreachable): shown, not a 500
             problem = f"The source database refused the query: {str(exc).splitlines()[0][:300]}"
         db.session.rollback()  # a fresh transaction for the audit: on SQLite a read's snapshot cannot become a write
+        begin_write()  # …nor can the fresh one, once it has reloaded the signed-in user
         activity.record("crm_explorer_query", target=lookup.table,
                         detail=f"{lookup.column} {lookup.operator} {lookup.value!r} limit {lookup.limit}")
         db.session.commit()
