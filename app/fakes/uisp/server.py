@@ -1,25 +1,13 @@
 """Flask app for the fake UISP CRM API v1.0, plus the /__fake/ test controls.
 
 Payments: GET /payments (clientId, createdDateFrom/To, order, direction, limit/offset and, as an extension of
-the fake, providerPaymentId), GET /payments/<id>, POST /payments (201 + Location) and DELETE /payments/<id>
-(200, empty body; reverses the covers and the credit; 404 when unknown or already deleted).
+the fake, providerPaymentId) and GET /payments/<id> are here; POST and DELETE /payments, their faults and the
+payment truth under /__fake/ are in payments.py.
 
 Faults (POST /__fake/faults; the JSON replaces the faults in force and restarts every fault counter):
 - general, on every /crm/api/v1.0 request under fail_path_prefix: latency_ms, timeout_ms, fail_at_request,
   from_request, error_rate, error_status, malformed_json;
-- POST /crm/api/v1.0/payments only, counted by their own counter (every POST that reaches the handler, i.e.
-  passed authentication and the general faults, counts, valid or not):
-  payments_lose_answer_at: N   the Nth POST creates the payment, then answers 504 Gateway Timeout;
-  payments_lose_answer_rate: p each POST that creates a payment answers 504 with probability p (seeded rng);
-  payments_refuse_at: N        the Nth POST answers 422 (errors.amount) and creates nothing;
-  payments_refuse_invoice_ids: [ids]  a POST that names or would cover any of them answers 422
-                               (errors.invoiceIds) and creates nothing;
-  payments_hang_at: N          the Nth POST creates the payment, then sleeps payments_hang_ms (default
-                               30000) before answering.
-
-Truth (no auth): GET /__fake/payments (payments created through the API, deleted ids, POST/DELETE counts),
-GET /__fake/invoices/<id> (amounts in cents, status), POST /__fake/invoices/open {"count": n} (n open
-invoices spread over many clients, for building allocations).
+- POST /crm/api/v1.0/payments only: the payments_* faults, see payments.py.
 """
 import datetime as _dt
 import logging
@@ -33,16 +21,14 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from . import data as D
 from .data import (C_ARCH, C_FIRST, C_ID, C_LAST, C_REG, I_CLIENT, I_CREATED, I_ID, I_PAID, I_STATUS, I_TOTAL,
-                   P_AMOUNT, P_CLIENT, P_COVERS, P_CREATED, P_EXTRA, P_ID, S_STATUS, Dataset)
+                   P_AMOUNT, P_CLIENT, P_CREATED, P_ID, S_STATUS, Dataset)
 from .render import render_client, render_invoice, render_payment, render_service
-from .wire import BadRequest, _choice, _date, _int, _int_list, _json, _page, err, money
+from .payments import PAYMENT_FAULTS, register as register_payments
+from .wire import BadRequest, _choice, _date, _int, _int_list, _json, _page, err
 
 BASE = "/crm/api/v1.0"
-PAYMENTS = BASE + "/payments"
 GENERAL_FAULTS = {"latency_ms", "error_rate", "error_status", "timeout_ms", "malformed_json", "fail_at_request",
                   "fail_path_prefix", "from_request"}
-PAYMENT_FAULTS = {"payments_lose_answer_at", "payments_lose_answer_rate", "payments_refuse_at",
-                  "payments_refuse_invoice_ids", "payments_hang_at", "payments_hang_ms"}
 
 
 class NoDelayHandler(WSGIRequestHandler):
@@ -317,82 +303,7 @@ def create_fake_app(dataset, app_key, read_only_key=None):
     def payment(pid):
         return one(ds().payment(pid), render_payment)
 
-    @app.delete(BASE + "/payments/<int:pid>")
-    def delete_payment(pid):
-        with st.lock:
-            st.deletes += 1
-            if ds().delete_payment(pid) is None:
-                abort(404)
-        return Response(b"", 200)
-
-    @app.post(BASE + "/payments")
-    def create_payment():
-        d = ds()
-        f = st.faults
-        with st.lock:
-            st.posts += 1
-            st.payment_faults_counter += 1
-            n = st.payment_faults_counter
-        if _nth(f.get("payments_refuse_at"), n):
-            return err(422, "Validation failed.", {"amount": ["Payment refused by the fake (payments_refuse_at)"]})
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return err(400, "Bad request.")
-        errors = {}
-        amount = body.get("amount")
-        if amount is None or amount == "":
-            errors["amount"] = ["This value should not be blank."]
-        elif isinstance(amount, bool) or not isinstance(amount, (int, float)):
-            errors["amount"] = ["This value should be a valid number."]
-        elif amount <= 0:
-            errors["amount"] = ["This value should be greater than 0."]
-        cid = body.get("clientId")
-        if cid is not None and (isinstance(cid, bool) or not isinstance(cid, int) or d.client(cid) is None):
-            errors["clientId"] = ["This value is not valid."]
-            cid = False   # invalid: do not judge invoiceIds against it
-        method = body.get("methodId")
-        if method is not None and method not in D.METHODS:
-            errors["methodId"] = ["This value is not valid."]
-        ts = int(time.time())
-        if body.get("createdDate"):
-            try:
-                ts = int(_dt.datetime.strptime(body["createdDate"], "%Y-%m-%dT%H:%M:%S%z").timestamp())
-            except (ValueError, TypeError):
-                errors["createdDate"] = ["This value is not a valid datetime."]
-        inv_ids = body.get("invoiceIds") or None
-        bad_ids = inv_ids is not None and not (
-            isinstance(inv_ids, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in inv_ids))
-        if bad_ids:
-            errors["invoiceIds"] = ["This value is not valid."]
-        extra = {k: body.get(k) for k in ("note", "providerName", "providerPaymentId", "providerPaymentTime",
-                                          "checkNumber", "userId")}
-        apply = body.get("applyToInvoicesAutomatically", True) is not False
-        amount_c = int(round(amount * 100)) if "amount" not in errors else 0
-        with st.lock:
-            if inv_ids is not None and not bad_ids and cid is not False:
-                problems = _invoice_problems(d, cid, inv_ids)
-                if problems:
-                    errors["invoiceIds"] = problems
-            if errors:
-                return err(422, "Validation failed.", errors)
-            refused = set(f.get("payments_refuse_invoice_ids") or ())
-            if refused:
-                hit = sorted(refused & ({i[I_ID] for i, _ in d.plan_covers(cid, amount_c, inv_ids, apply)}
-                                        | set(inv_ids or ())))
-                if hit:
-                    return err(422, "Validation failed.", {"invoiceIds": [
-                        "Payment refused by the fake (payments_refuse_invoice_ids): invoice %d" % i for i in hit]})
-            p = d.add_payment(cid, amount_c, ts, D.METHODS.index(method) if method else 0, extra, inv_ids, apply,
-                              via_api=True)
-            out = render_payment(d, p)
-            lose = _nth(f.get("payments_lose_answer_at"), n) or (
-                bool(f.get("payments_lose_answer_rate"))
-                and st.payment_rng.random() < float(f["payments_lose_answer_rate"]))
-        if _nth(f.get("payments_hang_at"), n):
-            time.sleep(float(f.get("payments_hang_ms") or 30000) / 1000.0)
-        if lose:
-            return err(504, "Gateway Timeout")
-        return _json(out, 201, headers={"Location": "/payments/%d" % p[P_ID]})
+    register_payments(app, st, ds, found, BASE)
 
     # ---- /__fake/ controls
     @app.post("/__fake/clients/<int:cid>/archive")
@@ -456,86 +367,7 @@ def create_fake_app(dataset, app_key, read_only_key=None):
                           "clients": len(st.ds.clients), "services": len(st.ds.services),
                           "invoices": len(st.ds.invoices), "payments": st.ds.live_payments})
 
-    @app.get("/__fake/payments")
-    def fake_payments():
-        """The truth about payments made through the API (not the generated history) and deletions."""
-        with st.lock:
-            d = ds()
-            out = []
-            for pid in d.api_payments:
-                p = d.payment(pid)
-                if p is None:
-                    continue
-                extra = p[P_EXTRA] or {}
-                out.append({"id": pid, "clientId": p[P_CLIENT], "amount": money(p[P_AMOUNT]),
-                            "amountCents": p[P_AMOUNT], "createdDate": D.fmt_epoch(p[P_CREATED]),
-                            "providerName": extra.get("providerName"),
-                            "providerPaymentId": extra.get("providerPaymentId"),
-                            "invoiceIds": [cv[1] for cv in p[P_COVERS]],
-                            "covers": [{"invoiceId": cv[1], "amountCents": cv[2]} for cv in p[P_COVERS]]})
-            return _json({"payments": out, "deleted": list(d.deleted_payments), "posts": st.posts,
-                          "deletes": st.deletes})
-
-    @app.get("/__fake/invoices/<int:iid>")
-    def fake_invoice(iid):
-        with st.lock:
-            i = found(ds().invoice(iid))
-            return _json({"id": i[I_ID], "clientId": i[I_CLIENT], "totalCents": i[I_TOTAL], "paidCents": i[I_PAID],
-                          "status": i[I_STATUS]})
-
-    @app.post("/__fake/invoices/open")
-    def fake_open_invoices():
-        """n currently open (unpaid or partly paid) invoices of non-archived clients, spread over as many
-        clients as possible: each client's oldest open invoice first, round robin over the clients."""
-        body = request.get_json(silent=True) or {}
-        count = body.get("count", 10) if isinstance(body, dict) else None
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            return err(400, "count must be a non-negative integer")
-        with st.lock:
-            d = ds()
-            queues = []
-            for c in d.clients:
-                if c[C_ARCH]:
-                    continue
-                open_ = sorted((i for i in d.invoices_of(c[C_ID]) if i[I_STATUS] in (1, 2)),
-                               key=lambda i: (i[I_CREATED], i[I_ID]))
-                if open_:
-                    queues.append(open_)
-            picked, depth = [], 0
-            while len(picked) < count and queues:
-                queues = [q for q in queues if len(q) > depth]
-                for q in queues:
-                    if len(picked) >= count:
-                        break
-                    picked.append(q[depth])
-                depth += 1
-            return _json({"invoices": [{"id": i[I_ID], "clientId": i[I_CLIENT], "status": i[I_STATUS],
-                                        "totalCents": i[I_TOTAL], "amountToPayCents": i[I_TOTAL] - i[I_PAID],
-                                        "amountToPay": money(i[I_TOTAL] - i[I_PAID])} for i in picked],
-                          "clients": len({i[I_CLIENT] for i in picked})})
-
     return app
-
-
-def _nth(setting, n):
-    """Whether a fault set to fire at the setting-th request fires at request n."""
-    return bool(setting) and n == int(setting)
-
-
-def _invoice_problems(d, cid, inv_ids):
-    """UISP-style messages for invoiceIds that are unknown, of another client, or void ([] when all fine)."""
-    if cid is None:
-        return ["Invoices can only be paid by a payment of a client (clientId is missing)."]
-    problems = []
-    for iid in dict.fromkeys(inv_ids):
-        inv = d.invoice(iid)
-        if inv is None:
-            problems.append("Invoice %d does not exist." % iid)
-        elif inv[I_CLIENT] != cid:
-            problems.append("Invoice %d does not belong to client %d." % (iid, cid))
-        elif inv[I_STATUS] == 4:
-            problems.append("Invoice %d is void." % iid)
-    return problems
 
 
 def serve(app, host, port):
