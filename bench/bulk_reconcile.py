@@ -65,7 +65,7 @@ from sqlalchemy import make_url
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
-from bench.harness import bench_app, peak_rss_mb, rebuild_schema  # noqa: E402
+from bench.harness import bench_app, fake_uisp_process, peak_rss_mb, rebuild_schema, run_job  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/syncdeck_bench_banking"
 APP_KEY = "bench-banking-key"
@@ -123,38 +123,12 @@ class Fake:
 
 @contextmanager
 def fake_uisp(clients):
-    """`python -m app.fakes.uisp` on a free port, as bench/uisp_refresh.py starts it."""
-    with tempfile.TemporaryFile("w+") as errors:
-        proc = subprocess.Popen([sys.executable, "-m", "app.fakes.uisp", "--port", "0", "--clients", str(clients),
-                                 "--app-key", APP_KEY], cwd=ROOT, stdout=subprocess.PIPE, stderr=errors, text=True)
-        try:
-            line = proc.stdout.readline()
-            if not line.startswith("listening on http://"):
-                errors.seek(0)
-                raise RuntimeError(f"fake UISP did not start: {line!r} {errors.read()[-2000:]}")
-            yield Fake(line.split("listening on ", 1)[1].strip())
-        finally:
-            proc.kill()
-            proc.wait(timeout=10)
+    """The fake UISP process, as a Fake."""
+    with fake_uisp_process(clients, APP_KEY) as (url, _):
+        yield Fake(url)
 
 
 # --- set-up: schema, account, the UISP cache ----------------------------------------------------------
-
-def run_job(app, job_id, params=None):
-    """Queue, execute with an in-process Executor (as `flask run-job --wait`), return the finished run."""
-    from app.extensions import db
-    from app.runs.cli import _poll_until_done
-    from app.runs.executor import Executor
-    from app.runs.service import enqueue
-    with app.app_context():
-        run, _ = enqueue(job_id, params or {}, trigger="cli", requested_by="bench")
-        db.session.commit()
-        executor = Executor(app, only_run_id=run.id)
-        executor.start()
-        try:
-            return _poll_until_done(run.id, None)
-        finally:
-            executor.stop()
 
 
 def set_up(args, fake):

@@ -1,5 +1,10 @@
 """What every benchmark needs from the app: an engine-less app on a bench database, its schema rebuilt
-through the migrations, and one job run to its end as `flask run-job --wait` would with a worker."""
+through the migrations, one job run to its end as `flask run-job --wait` would with a worker, and the
+fake UISP as a process of its own."""
+import subprocess
+import sys
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, make_url, text
@@ -58,20 +63,42 @@ def peak_rss_mb():
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-def run_to_end(app, job_id):
-    """Queue job_id, execute it with an in-process Executor, and return the finished (succeeded) run."""
+def run_job(app, job_id, params=None):
+    """Queue job_id, execute it with an in-process Executor, and return the finished run (any status)."""
     from app.extensions import db
     from app.runs.cli import _poll_until_done
     from app.runs.executor import Executor
     from app.runs.service import enqueue
     with app.app_context():
-        run, _ = enqueue(job_id, {}, trigger="cli", requested_by="bench")
+        run, _ = enqueue(job_id, params or {}, trigger="cli", requested_by="bench")
         db.session.commit()
         executor = Executor(app, only_run_id=run.id)
         executor.start()
         try:
-            run = _poll_until_done(run.id, None)  # it ends each poll's transaction (SQLite's write lock)
+            return _poll_until_done(run.id, None)  # it ends each poll's transaction (SQLite's write lock)
         finally:
             executor.stop()
-        assert run.status == "succeeded", f"run {run.id} {run.status}: {run.reason}"
-        return run
+
+
+def run_to_end(app, job_id, params=None):
+    """run_job, which must succeed."""
+    run = run_job(app, job_id, params)
+    assert run.status == "succeeded", f"run {run.id} {run.status}: {run.reason}"
+    return run
+
+
+@contextmanager
+def fake_uisp_process(clients, app_key):
+    """`python -m app.fakes.uisp` on a free port (as tests/fakes/servers.py starts it): yields (url, pid)."""
+    with tempfile.TemporaryFile("w+") as errors:
+        proc = subprocess.Popen([sys.executable, "-m", "app.fakes.uisp", "--port", "0", "--clients", str(clients),
+                                 "--app-key", app_key], cwd=ROOT, stdout=subprocess.PIPE, stderr=errors, text=True)
+        try:
+            line = proc.stdout.readline()
+            if not line.startswith("listening on http://"):
+                errors.seek(0)
+                raise RuntimeError(f"fake UISP did not start: {line!r} {errors.read()[-2000:]}")
+            yield line.split("listening on ", 1)[1].strip(), proc.pid
+        finally:
+            proc.kill()
+            proc.wait(timeout=10)

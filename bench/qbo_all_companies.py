@@ -64,7 +64,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
-from bench.harness import bench_app, peak_rss_mb, rebuild_schema  # noqa: E402
+from bench.harness import bench_app, peak_rss_mb, rebuild_schema, run_job  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/syncdeck_bench_qbo"
 CLIENT = ("bench-client", "bench-secret")
@@ -161,23 +161,6 @@ def connector(args, fake_url):
     if done.returncode:
         raise RuntimeError(f"the connector's child failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def run_job(app, job_id, params):
-    """bench.harness.run_to_end with params: queue, execute with an in-process Executor, the finished run."""
-    from app.extensions import db
-    from app.runs.cli import _poll_until_done
-    from app.runs.executor import Executor
-    from app.runs.service import enqueue
-    with app.app_context():
-        run, _ = enqueue(job_id, params, trigger="cli", requested_by="bench")
-        db.session.commit()
-        executor = Executor(app, only_run_id=run.id)
-        executor.start()
-        try:
-            return _poll_until_done(run.id, None)
-        finally:
-            executor.stop()
 
 
 def child(args):

@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -22,7 +21,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
-from bench.harness import bench_app, peak_rss_mb, rebuild_schema, run_to_end  # noqa: E402
+from bench.harness import bench_app, fake_uisp_process, peak_rss_mb, rebuild_schema, run_to_end  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/syncdeck_bench"
 APP_KEY = "bench-key"
@@ -55,19 +54,9 @@ class Fake:
 
 @contextmanager
 def fake_uisp(clients):
-    """Run `python -m app.fakes.uisp` on a free port (as tests/fakes/servers.py does) and yield a Fake."""
-    with tempfile.TemporaryFile("w+") as errors:
-        proc = subprocess.Popen([sys.executable, "-m", "app.fakes.uisp", "--port", "0", "--clients", str(clients),
-                                 "--app-key", APP_KEY], cwd=ROOT, stdout=subprocess.PIPE, stderr=errors, text=True)
-        try:
-            line = proc.stdout.readline()
-            if not line.startswith("listening on http://"):
-                errors.seek(0)
-                raise RuntimeError(f"fake UISP did not start: {line!r} {errors.read()[-2000:]}")
-            yield Fake(line.split("listening on ", 1)[1].strip(), proc.pid)
-        finally:
-            proc.kill()
-            proc.wait(timeout=10)
+    """The fake UISP process, as a Fake."""
+    with fake_uisp_process(clients, APP_KEY) as (url, pid):
+        yield Fake(url, pid)
 
 
 # --- the database -------------------------------------------------------------------------------
