@@ -97,6 +97,15 @@ def fake(banking):
     banking.faults()
 
 
+@pytest.fixture
+def one_invoice_batches(live_server):
+    """Bulk runs post BULK_BATCH invoices a batch (so progress moves in many steps); the default after."""
+    wait_no_active_runs(live_server)
+    live_server.put_setting("banking_bulk_batch_size", BULK_BATCH)
+    yield
+    live_server.put_setting("banking_bulk_batch_size", 20)
+
+
 # --- statements ------------------------------------------------------------------------------------------
 
 def day(n):
@@ -302,97 +311,87 @@ def test_post_matched_payments_posts_each_matched_credit_once_and_the_table_foll
     expect(page.locator("#bank-lines tbody tr[data-posted='synced']")).to_have_count(4)
 
 
-def test_a_deposit_is_reconciled_over_80_invoices_with_live_progress(admin_page, live_server, fake):
+def test_a_deposit_is_reconciled_over_80_invoices_with_live_progress(
+        admin_page, live_server, fake, one_invoice_batches):
     page = admin_page
-    wait_no_active_runs(live_server)
-    live_server.put_setting("banking_bulk_batch_size", BULK_BATCH)
-    try:
-        invoices = open_invoices(fake, BULK_INVOICES)
-        assert len({i["clientId"] for i in invoices}) > 40
-        recon_id = new_reconciliation(page, live_server, invoices, "BRW-BULK-OK")
-        expect(page.locator("#recon-facts")).to_contain_text(f"{BULK_INVOICES} ({BULK_INVOICES} planned)")
-        assert not any((p["providerPaymentId"] or "").startswith(f"syncdeck-bulk-{recon_id}-")
-                       for p in fake_payments(fake)["payments"])  # nothing is sent before Start
+    invoices = open_invoices(fake, BULK_INVOICES)
+    assert len({i["clientId"] for i in invoices}) > 40
+    recon_id = new_reconciliation(page, live_server, invoices, "BRW-BULK-OK")
+    expect(page.locator("#recon-facts")).to_contain_text(f"{BULK_INVOICES} ({BULK_INVOICES} planned)")
+    assert not any((p["providerPaymentId"] or "").startswith(f"syncdeck-bulk-{recon_id}-")
+                   for p in fake_payments(fake)["payments"])  # nothing is sent before Start
 
-        fake.faults(latency_ms=30)
-        page.evaluate(PANEL_RECORDER_JS, "#recon-run")
-        mark_document(page)
-        panel = start_posting(page, BULK_INVOICES)
-        expect(panel).to_contain_text("Banking: bulk reconciliation")
-        # Mid-run: the count and the message move while the page stays put.
-        expect(panel.locator('[data-role="run-count"]')).to_have_text(
-            re.compile(rf"^([1-9]|[1-7]\d) / {BULK_INVOICES}$"), timeout=30_000)
-        expect(panel.locator(MESSAGE)).to_have_text(re.compile(rf"^\d+ of {BULK_INVOICES} invoices$"))
-        expect(panel.locator(STATUS)).to_have_text("running")
-        expect(panel.locator(STATUS)).to_have_text("succeeded", timeout=RUN_TIMEOUT)
-        expect(panel.locator('[data-role="run-count"]')).to_have_text(f"{BULK_INVOICES} / {BULK_INVOICES}")
-        expect(panel.locator(MESSAGE)).to_contain_text(f"Reconciled {BULK_INVOICES} invoices")
+    fake.faults(latency_ms=30)
+    page.evaluate(PANEL_RECORDER_JS, "#recon-run")
+    mark_document(page)
+    panel = start_posting(page, BULK_INVOICES)
+    expect(panel).to_contain_text("Banking: bulk reconciliation")
+    # Mid-run: the count and the message move while the page stays put.
+    expect(panel.locator('[data-role="run-count"]')).to_have_text(
+        re.compile(rf"^([1-9]|[1-7]\d) / {BULK_INVOICES}$"), timeout=30_000)
+    expect(panel.locator(MESSAGE)).to_have_text(re.compile(rf"^\d+ of {BULK_INVOICES} invoices$"))
+    expect(panel.locator(STATUS)).to_have_text("running")
+    expect(panel.locator(STATUS)).to_have_text("succeeded", timeout=RUN_TIMEOUT)
+    expect(panel.locator('[data-role="run-count"]')).to_have_text(f"{BULK_INVOICES} / {BULK_INVOICES}")
+    expect(panel.locator(MESSAGE)).to_contain_text(f"Reconciled {BULK_INVOICES} invoices")
 
-        frames = page.evaluate("() => window.__panelFrames")
-        done = [int(m.group(1)) for f in frames if (m := re.fullmatch(rf"(\d+) / {BULK_INVOICES}", f["count"]))]
-        rising = sorted({n for n in done if 0 < n < BULK_INVOICES})
-        assert len(rising) >= 2 and done == sorted(done), frames
-        assert any(re.fullmatch(rf"\d+ of {BULK_INVOICES} invoices", f["message"]) for f in frames), frames
+    frames = page.evaluate("() => window.__panelFrames")
+    done = [int(m.group(1)) for f in frames if (m := re.fullmatch(rf"(\d+) / {BULK_INVOICES}", f["count"]))]
+    rising = sorted({n for n in done if 0 < n < BULK_INVOICES})
+    assert len(rising) >= 2 and done == sorted(done), frames
+    assert any(re.fullmatch(rf"\d+ of {BULK_INVOICES} invoices", f["message"]) for f in frames), frames
 
-        # The facts are a data area: the run's success swaps them in, no reload.
-        expect(page.locator("#recon-status")).to_have_text(f"succeeded — {BULK_INVOICES} invoices paid",
-                                                           timeout=15_000)
-        expect(page.locator("#recon-facts")).to_have_attribute("data-status", "succeeded")
-        expect(page.locator("#recon-facts")).to_contain_text(f"{BULK_INVOICES} ({BULK_INVOICES} posted)")
-        expect(page.locator("#allocations tbody tr[data-status='posted']")).to_have_count(50)
-        expect(page.get_by_role("button", name="Start posting")).to_have_count(0)  # the actions follow the data
-        assert same_document(page), "the reconciliation page reloaded during the run"
+    # The facts are a data area: the run's success swaps them in, no reload.
+    expect(page.locator("#recon-status")).to_have_text(f"succeeded — {BULK_INVOICES} invoices paid",
+                                                       timeout=15_000)
+    expect(page.locator("#recon-facts")).to_have_attribute("data-status", "succeeded")
+    expect(page.locator("#recon-facts")).to_contain_text(f"{BULK_INVOICES} ({BULK_INVOICES} posted)")
+    expect(page.locator("#allocations tbody tr[data-status='posted']")).to_have_count(50)
+    expect(page.get_by_role("button", name="Start posting")).to_have_count(0)  # the actions follow the data
+    assert same_document(page), "the reconciliation page reloaded during the run"
 
-        paid = [p for p in fake_payments(fake)["payments"]
-                if (p["providerPaymentId"] or "").startswith(f"syncdeck-bulk-{recon_id}-")]
-        assert sorted((p["invoiceIds"], p["amountCents"]) for p in paid) == sorted(
-            ([i["id"]], i["cents"]) for i in invoices)
-        page.reload()
-        expect(page.get_by_role("button", name="Start posting")).to_have_count(0)
-        expect(page.get_by_role("button", name="Roll back")).to_have_count(0)
-    finally:
-        fake.faults()
-        live_server.put_setting("banking_bulk_batch_size", 20)
+    paid = [p for p in fake_payments(fake)["payments"]
+            if (p["providerPaymentId"] or "").startswith(f"syncdeck-bulk-{recon_id}-")]
+    assert sorted((p["invoiceIds"], p["amountCents"]) for p in paid) == sorted(
+        ([i["id"]], i["cents"]) for i in invoices)
+    page.reload()
+    expect(page.get_by_role("button", name="Start posting")).to_have_count(0)
+    expect(page.get_by_role("button", name="Roll back")).to_have_count(0)
 
 
-def test_a_refusal_at_the_60th_invoice_rolls_the_whole_reconciliation_back(admin_page, live_server, fake):
+def test_a_refusal_at_the_60th_invoice_rolls_the_whole_reconciliation_back(
+        admin_page, live_server, fake, one_invoice_batches):
     page = admin_page
-    wait_no_active_runs(live_server)
-    live_server.put_setting("banking_bulk_batch_size", BULK_BATCH)
-    try:
-        invoices = open_invoices(fake, BULK_INVOICES)
-        refused = invoices[REFUSED_AT - 1]
-        recon_id = new_reconciliation(page, live_server, invoices, "BRW-BULK-NO")
-        deleted_before = len(fake_payments(fake)["deleted"])
+    invoices = open_invoices(fake, BULK_INVOICES)
+    refused = invoices[REFUSED_AT - 1]
+    recon_id = new_reconciliation(page, live_server, invoices, "BRW-BULK-NO")
+    deleted_before = len(fake_payments(fake)["deleted"])
 
-        fake.faults(latency_ms=30, payments_refuse_invoice_ids=[refused["id"]])
-        mark_document(page)
-        panel = start_posting(page, BULK_INVOICES)
-        expect(panel.locator(STATUS)).to_have_text("failed", timeout=RUN_TIMEOUT)
-        expect(panel.locator(MESSAGE)).to_contain_text(f"UISP refused the payment of invoice {refused['number']}")
-        expect(panel.locator(MESSAGE)).to_contain_text(f"(#{REFUSED_AT} of the allocation)")
-        expect(panel.locator(MESSAGE)).to_contain_text(f"rolled back: {REFUSED_AT - 1} payment(s) deleted")
-        assert same_document(page)
+    fake.faults(latency_ms=30, payments_refuse_invoice_ids=[refused["id"]])
+    mark_document(page)
+    panel = start_posting(page, BULK_INVOICES)
+    expect(panel.locator(STATUS)).to_have_text("failed", timeout=RUN_TIMEOUT)
+    expect(panel.locator(MESSAGE)).to_contain_text(f"UISP refused the payment of invoice {refused['number']}")
+    expect(panel.locator(MESSAGE)).to_contain_text(f"(#{REFUSED_AT} of the allocation)")
+    expect(panel.locator(MESSAGE)).to_contain_text(f"rolled back: {REFUSED_AT - 1} payment(s) deleted")
+    assert same_document(page)
 
-        truth = fake_payments(fake)
-        assert not [p for p in truth["payments"] if (p["providerPaymentId"] or "").startswith(
-            f"syncdeck-bulk-{recon_id}-")], "payments of the rolled-back reconciliation are still at UISP"
-        assert len(truth["deleted"]) - deleted_before == REFUSED_AT - 1
-        # The reconciliation page asks for its data area on any end: the outcome swaps in, no reload.
-        status = page.locator("#recon-status")
-        expect(page.locator("#recon-facts")).to_have_attribute("data-status", "rolled_back")
-        expect(status).to_contain_text("rolled_back — UISP refused the payment of invoice " + refused["number"])
-        expect(status).to_contain_text(f"rolled back: {REFUSED_AT - 1} payment(s) deleted, nothing left at UISP")
-        expect(page.locator("#recon-facts")).to_contain_text(f"{BULK_INVOICES - REFUSED_AT} planned)")
-        expect(page.get_by_role("button", name="Start posting")).to_be_visible()  # fixed cause: start again
-        assert same_document(page), "the reconciliation page reloaded to show the rollback"
-        page.goto("/banking/bulk/")
-        row = page.locator(f'#reconciliations tr[data-recon="{recon_id}"]')
-        expect(row).to_have_attribute("data-status", "rolled_back")
-        expect(row).to_contain_text(refused["number"])
-    finally:
-        fake.faults()
-        live_server.put_setting("banking_bulk_batch_size", 20)
+    truth = fake_payments(fake)
+    assert not [p for p in truth["payments"] if (p["providerPaymentId"] or "").startswith(
+        f"syncdeck-bulk-{recon_id}-")], "payments of the rolled-back reconciliation are still at UISP"
+    assert len(truth["deleted"]) - deleted_before == REFUSED_AT - 1
+    # The reconciliation page asks for its data area on any end: the outcome swaps in, no reload.
+    status = page.locator("#recon-status")
+    expect(page.locator("#recon-facts")).to_have_attribute("data-status", "rolled_back")
+    expect(status).to_contain_text("rolled_back — UISP refused the payment of invoice " + refused["number"])
+    expect(status).to_contain_text(f"rolled back: {REFUSED_AT - 1} payment(s) deleted, nothing left at UISP")
+    expect(page.locator("#recon-facts")).to_contain_text(f"{BULK_INVOICES - REFUSED_AT} planned)")
+    expect(page.get_by_role("button", name="Start posting")).to_be_visible()  # fixed cause: start again
+    assert same_document(page), "the reconciliation page reloaded to show the rollback"
+    page.goto("/banking/bulk/")
+    row = page.locator(f'#reconciliations tr[data-recon="{recon_id}"]')
+    expect(row).to_have_attribute("data-status", "rolled_back")
+    expect(row).to_contain_text(refused["number"])
 
 
 def test_a_viewer_sees_the_banking_pages_without_post_or_start(new_page, live_server, fake, page_errors):
