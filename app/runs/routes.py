@@ -158,9 +158,8 @@ def _form_params(job_id):
 def _save_from_form(schedule):
     form = request.form
     job_id = form.get("job_id", "") if schedule is None or not schedule.system else schedule.job_id
-    require_job_permission(job_id, "Scheduling")
-    if schedule is not None:
-        require_job_permission(schedule.job_id, "Scheduling")
+    for scheduled in {job_id, schedule.job_id if schedule is not None else job_id}:  # the new job and the old
+        require_job_permission(scheduled, "Scheduling")
     return save(schedule, job_id=job_id, cron=form.get("cron", ""), tz_name=form.get("timezone", ""),
                 name=form.get("name", ""), enabled=form.get("enabled") == "on", params=_form_params(job_id))
 

@@ -37,7 +37,7 @@ def request_run(job_id, params=None, *, trigger="manual", schedule_id=None, raw_
     Returns (run, created); RunRequestError for a job or parameters that are not acceptable, and 403
     when the job asks for a permission (beyond trigger_runs) the user lacks.
     """
-    require_job_permission(job_id, "Running")
+    require_job_permission(job_id)
     try:
         run, created = enqueue(job_id, params or {}, trigger=trigger, requested_by=current_user.username,
                                schedule_id=schedule_id, raw_params=raw_params)
