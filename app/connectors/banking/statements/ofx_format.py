@@ -69,15 +69,15 @@ def _statement(stmt, raw):
     dates = [line.booking_date for line in lines]
     bankid = (getattr(account, "bankid", "") or "").strip()
     # The account is ACCTID alone (it is what the bank account is configured with); BANKID goes in the id.
-    statement_id = ":".join(filter(None, (bankid, acctid, *(f"{d:%Y-%m-%d}" for d in (dates and (min(dates),
-                                                                                                 max(dates)))))))
+    span = (f"{min(dates):%Y-%m-%d}", f"{max(dates):%Y-%m-%d}") if dates else ()
+    statement_id = ":".join(filter(None, (bankid, acctid, *span)))
+    as_of = raw.find(".//LEDGERBAL/DTASOF") if raw is not None else None
     return Statement(format="ofx", account=normalise_account(acctid, f"account {acctid}: "), currency=currency,
                      statement_id=statement_id,
                      opening_balance=None if closing is None else _money(closing - total),
                      opening_date=min(dates) if dates else None,
                      closing_balance=None if closing is None else _money(closing),
-                     closing_date=_raw_day(raw.find(".//LEDGERBAL/DTASOF").text) if raw is not None and
-                     raw.find(".//LEDGERBAL/DTASOF") is not None else None, lines=lines)
+                     closing_date=_raw_day(as_of.text) if as_of is not None else None, lines=lines)
 
 
 def _raw_day(text):
